@@ -30,11 +30,17 @@ export const ErrorCode = {
   CHECKSUM_MISMATCH: 'XDBM_CHECKSUM_MISMATCH',
   // native / libraries
   NATIVE_UNAVAILABLE: 'XDBM_NATIVE_UNAVAILABLE',
+  /** io_uring_setup failed (kernel without io_uring, disabled by sysctl/seccomp, out of fds): fall back to pread/pwrite. */
+  IO_URING_UNAVAILABLE: 'XDBM_IO_URING_UNAVAILABLE',
   LIBNVME_UNAVAILABLE: 'XDBM_LIBNVME_UNAVAILABLE',
   NVME_ERROR: 'XDBM_NVME_ERROR',
   // probes
   PROBE_TIMEOUT: 'XDBM_PROBE_TIMEOUT',
   PROBE_BUSY: 'XDBM_PROBE_BUSY',
+  /** The probe ran but its figures broke the configured limits (maxAcceptableLatencyUs / ErrorRate). */
+  PROBE_THRESHOLD: 'XDBM_PROBE_THRESHOLD',
+  /** The caller aborted the probe (its AbortSignal) before it finished. */
+  PROBE_ABORTED: 'XDBM_PROBE_ABORTED',
   WORKER_CRASHED: 'XDBM_WORKER_CRASHED',
   // write-ahead log
   QUORUM_LOST: 'XDBM_QUORUM_LOST',
@@ -45,6 +51,14 @@ export const ErrorCode = {
   // admin surface
   DAEMON_UNREACHABLE: 'XDBM_DAEMON_UNREACHABLE',
   UNAUTHORIZED: 'XDBM_UNAUTHORIZED',
+  /** A second daemon on a socket that still answers. */
+  DAEMON_ALREADY_RUNNING: 'XDBM_DAEMON_ALREADY_RUNNING',
+  /** Malformed admin-protocol frame (not JSON, too long, missing fields). */
+  PROTOCOL_ERROR: 'XDBM_PROTOCOL_ERROR',
+  /** Alert condition outside the expression grammar; details carry the position. */
+  EXPRESSION_INVALID: 'XDBM_EXPRESSION_INVALID',
+  /** An unexpected failure inside the daemon (a bug): the message says what. */
+  INTERNAL: 'XDBM_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -35,6 +35,8 @@ export interface EndpointConfig {
   /** Bytes reserved for probes and warm-up. Block/NVMe: the last probeAreaBytes of the device. */
   probeAreaBytes: number;
   nvme?: NvmeFabricsOptions;
+  /** File backends: deadline of one file operation (nfs default 5000; local default none). */
+  ioTimeoutMs?: number;
 }
 
 export interface NodeConfig {
@@ -68,6 +70,8 @@ export interface FailoverConfig {
   /** Anti-flap: first hold-down after a flap; doubles each time, capped at holdDownMaxMs. */
   holdDownBaseMs: number;
   holdDownMaxMs: number;
+  /** Anti-flap: a FAILED within this long after leaving FAILED counts as a flap (default 600000). */
+  flapWindowMs?: number;
 }
 
 export interface FailSlowConfig {

@@ -62,4 +62,9 @@ export interface NativeIo {
   deviceInfo(fd: number): NativeDeviceInfo;
   uringRunSync(fd: number, job: UringJob): UringJobResult;
   uringRun(fd: number, job: UringJob): Promise<UringJobResult>;
+  /**
+   * True when the memory of `buf` (at its byteOffset) starts on an alignBytes boundary, so it can go
+   * to O_DIRECT without a bounce copy. Optional so injected fakes need not provide it.
+   */
+  isAligned?(buf: Uint8Array, alignBytes: number): boolean;
 }

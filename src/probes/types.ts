@@ -41,6 +41,8 @@ export interface ProbeOptions {
   /** Stress probe: queue depth and duration. */
   queueDepth?: number;
   durationMs?: number;
+  /** Full probe: backend health facts gathered on the main thread (StorageBackend.healthInfo(): NVMe controller, ANA, SMART). */
+  health?: Record<string, unknown>;
 }
 
 export interface ProbeRunner {

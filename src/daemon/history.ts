@@ -1,0 +1,86 @@
+/**
+ * Short in-memory history for operators: latency samples per backend (for the dashboard's chart),
+ * failovers, active-set changes and alert transitions (the timeline). Bounded ring buffers.
+ */
+import type { AlertTransition } from '../alerts/evaluator.js';
+import type { ActiveChangedEvent, BackendStatus, FailoverRecord, StateChangedEvent } from '../manager-api.js';
+
+export interface LatencyPoint {
+  atMs: number;
+  avgLatencyUs: number;
+  p99LatencyUs: number;
+}
+
+export type TimelineEvent =
+  | { kind: 'failover'; atMs: number; record: FailoverRecord }
+  | { kind: 'active-changed'; atMs: number; previous: string[]; current: string[]; reason: string }
+  | { kind: 'state-changed'; atMs: number; endpointId: string; from: string; to: string; reason: string }
+  | { kind: 'alert'; atMs: number; ruleName: string; severity: string; transition: 'firing' | 'resolved' }
+  | { kind: 'reload'; atMs: number; ok: boolean; file: string; summary: string };
+
+export interface HistoryLimits {
+  latencyPoints: number;
+  timelineEvents: number;
+}
+
+export class OpsHistory {
+  #latency = new Map<string, LatencyPoint[]>();
+  #timeline: TimelineEvent[] = [];
+  #failovers: FailoverRecord[] = [];
+  readonly limits: HistoryLimits;
+
+  constructor(limits: Partial<HistoryLimits> = {}) {
+    this.limits = { latencyPoints: limits.latencyPoints ?? 300, timelineEvents: limits.timelineEvents ?? 200 };
+  }
+
+  sampleLatency(backends: readonly BackendStatus[], nowMs: number): void {
+    const seen = new Set<string>();
+    for (const b of backends) {
+      seen.add(b.endpointId);
+      let pts = this.#latency.get(b.endpointId);
+      if (!pts) this.#latency.set(b.endpointId, (pts = []));
+      pts.push({ atMs: nowMs, avgLatencyUs: b.metrics.avgLatencyUs, p99LatencyUs: b.metrics.p99LatencyUs });
+      if (pts.length > this.limits.latencyPoints) pts.splice(0, pts.length - this.limits.latencyPoints);
+    }
+    for (const id of [...this.#latency.keys()]) if (!seen.has(id)) this.#latency.delete(id);
+  }
+
+  #push(e: TimelineEvent): void {
+    this.#timeline.push(e);
+    if (this.#timeline.length > this.limits.timelineEvents) this.#timeline.shift();
+  }
+
+  failover(r: FailoverRecord): void {
+    this.#failovers.push(r);
+    if (this.#failovers.length > this.limits.timelineEvents) this.#failovers.shift();
+    this.#push({ kind: 'failover', atMs: r.startedAtMs + r.durationMs, record: r });
+  }
+
+  activeChanged(e: ActiveChangedEvent, nowMs: number): void {
+    this.#push({ kind: 'active-changed', atMs: nowMs, previous: e.previous, current: e.current, reason: e.reason });
+  }
+
+  stateChanged(e: StateChangedEvent, nowMs: number): void {
+    this.#push({ kind: 'state-changed', atMs: nowMs, endpointId: e.endpointId, from: e.from, to: e.to, reason: e.reason });
+  }
+
+  alert(t: AlertTransition): void {
+    this.#push({ kind: 'alert', atMs: t.atMs, ruleName: t.ruleName, severity: t.severity, transition: t.kind });
+  }
+
+  reload(ok: boolean, file: string, summary: string, nowMs: number): void {
+    this.#push({ kind: 'reload', atMs: nowMs, ok, file, summary });
+  }
+
+  latency(): Record<string, LatencyPoint[]> {
+    return Object.fromEntries([...this.#latency].map(([k, v]) => [k, v.slice()]));
+  }
+
+  timeline(kinds?: ReadonlySet<TimelineEvent['kind']>): TimelineEvent[] {
+    return kinds ? this.#timeline.filter((e) => kinds.has(e.kind)) : this.#timeline.slice();
+  }
+
+  recentFailovers(n = 20): FailoverRecord[] {
+    return this.#failovers.slice(-n);
+  }
+}

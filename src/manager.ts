@@ -1,0 +1,442 @@
+/**
+ * BackendManager (seed 6.2 dynamic_backend_api_t): candidate pool, active set, health monitor and
+ * failover queue together. Every change of the active set (failover, refill, reselection, reload)
+ * runs through the failover queue, one at a time.
+ */
+import { EventEmitter } from 'node:events';
+import { rename, writeFile } from 'node:fs/promises';
+import type { StorageBackend } from './backends/backend.js';
+import { createBackend } from './backends/index.js';
+import { configFromObject, configToYaml, loadConfigFile, validateManagerConfig, validateNodeAgainst } from './config/index.js';
+import type { ManagerConfig, NodeConfig } from './config/types.js';
+import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from './errors.js';
+import { diffConfig, endpointsOf } from './failover/config-diff.js';
+import { FailoverManager } from './failover/failover-manager.js';
+import { warmUp } from './failover/warmup.js';
+import { HealthMonitor } from './health/monitor.js';
+import type { Transition } from './health/state-machine.js';
+import type {
+  ActiveChangedEvent, BackendManagerApi, BackendStatus, CandidateStatus, FailoverRecord, ManagerStats, ReloadResult,
+} from './manager-api.js';
+import { OperationStats } from './manager-op-stats.js';
+import { backendStatus, candidateStatus, selectionSnapshot, type EndpointEntry } from './manager-views.js';
+import type { MetricsStore } from './metrics/types.js';
+import { DirectProbeRunner } from './probes/direct-runner.js';
+import type { ProbeRunner } from './probes/types.js';
+import { rankReplacements, selectActive } from './selection/select.js';
+import type { ActiveBackendInfo } from './types.js';
+
+export interface ManagerOptions {
+  /** Default: the Piscina ProbePool when it loads, else DirectProbeRunner. */
+  probeRunner?: ProbeRunner;
+  /** Default: SharedMetricsStore. */
+  metrics?: MetricsStore;
+}
+
+export interface WarningEvent {
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+function isManagerConfig(o: object): o is ManagerConfig {
+  return Array.isArray((o as ManagerConfig).candidateNodes) && typeof (o as ManagerConfig).selection === 'object';
+}
+
+async function resolveConfig(src: string | ManagerConfig | object): Promise<ManagerConfig> {
+  if (typeof src === 'string') return loadConfigFile(src);
+  return isManagerConfig(src) ? validateManagerConfig(src) : configFromObject(src);
+}
+
+export class BackendManager extends EventEmitter implements BackendManagerApi {
+  #config: ManagerConfig;
+  readonly #opts: ManagerOptions;
+  readonly #entries = new Map<string, EndpointEntry>();
+  #actives: string[] = [];
+  #cursor = 0;
+  #runner?: ProbeRunner;
+  #store?: MetricsStore;
+  #monitor?: HealthMonitor;
+  readonly #failover: FailoverManager;
+  readonly #ops = new OperationStats();
+  #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+
+  constructor(config: ManagerConfig, opts: ManagerOptions = {}) {
+    super();
+    this.#config = config;
+    this.#opts = opts;
+    this.#failover = new FailoverManager({
+      actives: () => this.#actives,
+      rankReplacements: (failedId, actives) =>
+        rankReplacements(this.#snapshot(), failedId, actives, this.#config.selection, this.#cursor),
+      backend: (id) => this.#entries.get(id)?.backend,
+      swap: (failedId, replacementId, reason) => this.#swap(failedId, replacementId, reason),
+      failoverTimeoutMs: () => this.#config.failover.failoverTimeoutMs,
+      warning: (message, details) => this.#warn(message, details),
+    });
+  }
+
+  static async open(configFileOrObject: string | ManagerConfig | object, opts: ManagerOptions = {}): Promise<BackendManager> {
+    return new BackendManager(await resolveConfig(configFileOrObject), opts);
+  }
+
+  get config(): ManagerConfig {
+    return this.#config;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.#state === 'running' || this.#state === 'starting') return;
+    if (this.#state === 'stopped') throw new XdbmError(ErrorCode.CLOSED, 'manager was stopped; open a new one');
+    this.#state = 'starting';
+    const slots = Math.max(64, 2 * [...endpointsOf(this.#config).keys()].length);
+    this.#store = this.#opts.metrics ?? (await import('./metrics/shared-store.js').then((m) => new m.SharedMetricsStore(slots)).catch(() => undefined));
+    const { runner, publishes } = await this.#createRunner(slots);
+    this.#runner = runner;
+    this.#monitor = new HealthMonitor(
+      {
+        config: () => this.#config,
+        endpoints: () => [...this.#entries.values()].map((e) => ({ endpointId: e.endpoint.endpointId, type: e.endpoint.type })),
+        backend: (id) => this.#entries.get(id)?.backend,
+        onTransition: (id, t, reason) => this.#onTransition(id, t, reason),
+        onRoundComplete: () => this.#afterRound(),
+      },
+      runner,
+      { store: this.#store, publishToStore: !publishes },
+    );
+    await Promise.all([...endpointsOf(this.#config).values()].map(({ node, endpoint }) => this.#addEntry(node, endpoint)));
+    await this.#monitor.runRound();
+    await this.#failover.exclusive(() => this.#reselect('initial selection'));
+    this.#state = 'running';
+    this.#monitor.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#monitor?.stop();
+    await this.#failover.close().catch(() => undefined);
+    await this.#runner?.close().catch(() => undefined);
+    await Promise.allSettled([...this.#entries.values()].map((e) => e.backend?.close()));
+  }
+
+  async #createRunner(slots: number): Promise<{ runner: ProbeRunner; publishes: boolean }> {
+    if (this.#opts.probeRunner) return { runner: this.#opts.probeRunner, publishes: false };
+    const direct = (): ProbeRunner => new DirectProbeRunner((id) => this.#entries.get(id)?.backend, this.#config.monitoring);
+    const poolPath = './probes/pool.js'; // loaded by name: the pool is optional for embedders
+    try {
+      const mod = (await import(poolPath)) as { ProbePool?: new (o: { maxThreads?: number; metricsBuffer?: SharedArrayBuffer }) => ProbeRunner };
+      if (!mod.ProbePool) return { runner: direct(), publishes: false };
+      const buffer = this.#store?.buffer;
+      return { runner: new mod.ProbePool({ metricsBuffer: buffer }), publishes: buffer !== undefined };
+    } catch (e) {
+      this.#warn(`probe pool unavailable, probing on the main thread: ${String((e as Error)?.message ?? e)}`);
+      void slots;
+      return { runner: direct(), publishes: false };
+    }
+  }
+
+  async #addEntry(node: NodeConfig, endpoint: NodeConfig['endpoints'][number]): Promise<void> {
+    const entry: EndpointEntry = { node, endpoint };
+    this.#entries.set(endpoint.endpointId, entry);
+    this.#monitor?.record(endpoint.endpointId);
+    try {
+      entry.backend = await createBackend(endpoint);
+    } catch (e) {
+      const err = fromSystemError(e, `${endpoint.endpointId}: create backend`);
+      entry.createError = { code: err.code, message: err.message };
+      this.#warn(`backend ${endpoint.endpointId} (${endpoint.type}) cannot be built: ${err.message}`, { endpointId: endpoint.endpointId });
+      return;
+    }
+    // Tolerant: a backend that does not initialise now is probed (and re-initialised) every round.
+    await entry.backend.init().catch((e: unknown) => {
+      const err = fromSystemError(e, `${endpoint.endpointId}: init`);
+      this.#warn(`backend ${endpoint.endpointId} did not initialise: ${err.message}`, { endpointId: endpoint.endpointId, code: err.code });
+    });
+  }
+
+  // ---- active set ------------------------------------------------------------------------------
+
+  #snapshot() {
+    return selectionSnapshot(this.#entries.values(), this.#requireMonitor(), Date.now());
+  }
+
+  #emitActive(previous: string[], reason: string): ActiveChangedEvent | null {
+    const current = [...this.#actives];
+    if (previous.length === current.length && previous.every((id, i) => id === current[i])) return null;
+    const ev: ActiveChangedEvent = { previous, current, reason };
+    this.emit('active-changed', ev);
+    return ev;
+  }
+
+  #swap(failedId: string, replacementId: string | null, reason: string): void {
+    const previous = [...this.#actives];
+    const i = this.#actives.indexOf(failedId);
+    if (i < 0) return;
+    if (replacementId === null) this.#actives.splice(i, 1);
+    else this.#actives[i] = replacementId;
+    this.#emitActive(previous, reason);
+  }
+
+  /** Full reselection (with hysteresis); warms up the newcomers; runs inside the queue. */
+  async #reselect(reason: string): Promise<ActiveChangedEvent | null> {
+    const result = selectActive(this.#snapshot(), this.#config.selection, {
+      target: this.#config.targetActiveBackends,
+      current: this.#actives,
+      cursor: this.#cursor,
+    });
+    this.#cursor = result.nextCursor;
+    for (const w of result.warnings) this.#warn(w, { reason });
+    const next: string[] = [];
+    for (const id of result.selected) {
+      if (this.#actives.includes(id) || (await this.#tryWarmUp(id))) next.push(id);
+    }
+    const previous = [...this.#actives];
+    const removed = previous.filter((id) => !next.includes(id));
+    this.#actives = next;
+    const ev = this.#emitActive(previous, reason);
+    if (ev && previous.length > 0) this.#failover.stats.recordSwitch();
+    for (const id of removed) this.#closeQuietly(id);
+    if (next.length < result.selected.length) await this.#refill(`${reason}: refill after failed warm-up`);
+    return ev;
+  }
+
+  /** Adds actives (never removes) until the target is met or no candidate warms up. */
+  async #refill(reason: string): Promise<void> {
+    const previous = [...this.#actives];
+    const tried = new Set<string>();
+    while (this.#actives.length < this.#config.targetActiveBackends) {
+      const ranked = rankReplacements(this.#snapshot(), '', this.#actives, this.#config.selection, this.#cursor)
+        .filter((id) => !tried.has(id));
+      if (ranked.length === 0) break;
+      const id = ranked[0]!;
+      tried.add(id);
+      if (await this.#tryWarmUp(id)) {
+        this.#actives.push(id);
+        if (this.#config.selection.algorithm === 'round_robin') this.#cursor++;
+      }
+    }
+    if (this.#emitActive(previous, reason)) this.#failover.stats.recordSwitch();
+  }
+
+  async #tryWarmUp(id: string): Promise<boolean> {
+    const b = this.#entries.get(id)?.backend;
+    if (!b) return false;
+    try {
+      await warmUp(b);
+      return true;
+    } catch (e) {
+      this.#warn(`warm-up of ${id} failed: ${(e as Error).message}`, { endpointId: id, code: isXdbmError(e) ? e.code : undefined });
+      return false;
+    }
+  }
+
+  #closeQuietly(id: string): void {
+    this.#entries.get(id)?.backend?.close().catch(() => undefined);
+  }
+
+  #onTransition(id: string, t: Transition, reason: string): void {
+    this.emit('state-changed', { endpointId: id, from: t.from, to: t.to, reason });
+    if (t.becameFailed && this.#actives.includes(id)) this.#failActive(id, reason);
+  }
+
+  #failActive(id: string, reason: string): void {
+    if (!this.#config.failover.enableAutoFailover) {
+      this.#warn(`active backend ${id} FAILED (${reason}) and automatic failover is off`, { endpointId: id });
+      return;
+    }
+    this.#failover.enqueue({ failedId: id, reason: `auto: ${reason}`, manual: false })
+      .then((r) => this.emit('failover', r), (e: unknown) => this.#warn(`failover of ${id} not run: ${String(e)}`));
+  }
+
+  #afterRound(): void {
+    if (this.#state !== 'running' || this.#failover.queueLength > 0) return;
+    if (this.#actives.length >= this.#config.targetActiveBackends) return;
+    this.#failover.exclusive(() => this.#refill('refill: below target')).catch(() => undefined);
+  }
+
+  #warn(message: string, details?: Record<string, unknown>): void {
+    this.emit('warning', { message, ...(details ? { details } : {}) } satisfies WarningEvent);
+  }
+
+  #requireMonitor(): HealthMonitor {
+    if (!this.#monitor) throw new XdbmError(ErrorCode.NOT_STARTED, 'manager is not started');
+    return this.#monitor;
+  }
+
+  #entry(id: string): EndpointEntry {
+    const e = this.#entries.get(id);
+    if (!e) throw new XdbmError(ErrorCode.UNKNOWN_ENDPOINT, `no backend '${id}' in the candidate pool`);
+    return e;
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+
+  getActiveBackends(): ActiveBackendInfo[] {
+    const m = this.#monitor;
+    return this.#actives.map((id) => {
+      const e = this.#entry(id);
+      return { endpointId: id, nodeId: e.node.nodeId, type: e.endpoint.type, state: m?.record(id).health.state ?? 'UNKNOWN' };
+    });
+  }
+
+  getActiveStorage(): StorageBackend[] {
+    return this.#actives.map((id) => this.#entries.get(id)?.backend).filter((b): b is StorageBackend => b !== undefined);
+  }
+
+  getBackend(endpointId: string): StorageBackend | undefined {
+    return this.#entries.get(endpointId)?.backend;
+  }
+
+  getCandidates(): CandidateStatus[] {
+    const m = this.#requireMonitor();
+    return [...this.#entries.values()].map((e) => candidateStatus(e, m, this.#config, this.#actives.includes(e.endpoint.endpointId)));
+  }
+
+  getBackendStatus(endpointId: string): BackendStatus {
+    const e = this.#entry(endpointId);
+    return backendStatus(e, this.#requireMonitor(), this.#config, this.#actives.includes(endpointId));
+  }
+
+  getStats(): ManagerStats {
+    const m = this.#monitor;
+    const f = this.#failover.stats.snapshot(Date.now());
+    const count = { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, FAILED: 0, UNKNOWN: 0 };
+    for (const id of this.#entries.keys()) count[m?.record(id).health.state ?? 'UNKNOWN']++;
+    return {
+      successfulOperations: this.#ops.successfulOperations,
+      failedOperations: this.#ops.failedOperations,
+      ...f,
+      ...this.#ops.latency(),
+      totalChecks: m?.totalChecks ?? 0,
+      failedChecks: m?.failedChecks ?? 0,
+      lastFullScanMs: m?.lastFullScanMs ?? 0,
+      activeCount: this.#actives.length,
+      targetCount: this.#config.targetActiveBackends,
+      healthy: count.HEALTHY,
+      degraded: count.DEGRADED,
+      unhealthy: count.UNHEALTHY,
+      failed: count.FAILED,
+      unknown: count.UNKNOWN,
+      total: this.#entries.size,
+    };
+  }
+
+  // ---- operations ------------------------------------------------------------------------------
+
+  async forceBackendSwitch(oldId: string, newId?: string): Promise<FailoverRecord> {
+    this.#entry(oldId);
+    if (!this.#actives.includes(oldId)) throw new XdbmError(ErrorCode.NOT_ACTIVE, `${oldId} is not an active backend`);
+    if (newId !== undefined) {
+      this.#entry(newId);
+      if (this.#actives.includes(newId)) throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `${newId} is already active`);
+    }
+    const r = await this.#failover.enqueue({ failedId: oldId, replacementId: newId, reason: 'manual switch', manual: true });
+    this.emit('failover', r);
+    return r;
+  }
+
+  setBackendWeight(endpointId: string, weight: number): void {
+    const e = this.#entry(endpointId);
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0 || weight > 1) {
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `weight must be a number in 0..1, got ${String(weight)}`);
+    }
+    e.endpoint.weight = weight;
+    if (this.#state === 'running') void this.triggerReselection(`weight of ${endpointId} set to ${weight}`).catch(() => undefined);
+  }
+
+  async triggerReselection(reason: string): Promise<ActiveChangedEvent | null> {
+    this.#requireMonitor();
+    return this.#failover.exclusive(() => this.#reselect(reason));
+  }
+
+  reportDataPathError(endpointId: string, error: unknown): void {
+    const e = this.#entry(endpointId);
+    const err = fromSystemError(error, `${endpointId}: data path`);
+    this.#ops.record(0, false);
+    // A write racing a switch sees the replaced backend closed: not a fault of that backend.
+    if (err.code === ErrorCode.CLOSED || !this.#monitor) return;
+    const wasFailed = this.#monitor.record(endpointId).health.state === 'FAILED';
+    this.#monitor.markFailed(e.endpoint.endpointId, err.code, err.message);
+    if (wasFailed && this.#actives.includes(endpointId)) this.#failActive(endpointId, 'data-path');
+  }
+
+  /** Data-path operation outcome (the WAL calls this per replica write): feeds stats and the store. */
+  recordDataPathOp(endpointId: string, latencyUs: number, ok: boolean, bytes = 0): void {
+    this.#ops.record(latencyUs, ok);
+    try { this.#store?.recordOp(endpointId, latencyUs, ok, bytes); } catch { /* not registered */ }
+  }
+
+  async openLog(name: string, opts?: object) {
+    const { openManagedLog } = await import('./wal/managed-log.js');
+    return openManagedLog(this, name, opts);
+  }
+
+  // ---- configuration ---------------------------------------------------------------------------
+
+  async reloadConfig(source?: string | ManagerConfig): Promise<ReloadResult> {
+    const src = source ?? this.#config.sourcePath;
+    if (src === undefined) throw new XdbmError(ErrorCode.CONFIG_INVALID, 'no configuration file to reload from');
+    return this.#applyConfig(await resolveConfig(src));
+  }
+
+  async saveConfig(path: string): Promise<void> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    try {
+      await writeFile(tmp, configToYaml(this.#config), { mode: 0o644 });
+      await rename(tmp, path);
+    } catch (e) {
+      throw fromSystemError(e, `saving configuration to ${path}`);
+    }
+  }
+
+  async addCandidateNode(node: NodeConfig): Promise<void> {
+    await this.#applyConfig(validateNodeAgainst(this.#config, node));
+  }
+
+  async removeCandidateNode(nodeId: string): Promise<void> {
+    if (!this.#config.candidateNodes.some((n) => n.nodeId === nodeId)) {
+      throw new XdbmError(ErrorCode.UNKNOWN_NODE, `no candidate node '${nodeId}'`);
+    }
+    const next = validateManagerConfig({ ...this.#config, candidateNodes: this.#config.candidateNodes.filter((n) => n.nodeId !== nodeId) });
+    await this.#applyConfig(next);
+  }
+
+  async updateNodeConfig(nodeId: string, node: NodeConfig): Promise<void> {
+    await this.#applyConfig(validateNodeAgainst(this.#config, node, { replacing: nodeId }));
+  }
+
+  /** Applies a validated config as a diff: untouched backends keep their state and metrics. */
+  async #applyConfig(next: ManagerConfig): Promise<ReloadResult> {
+    if (next.sourcePath === undefined && this.#config.sourcePath !== undefined) next.sourcePath = this.#config.sourcePath;
+    const d = diffConfig(this.#config, next);
+    const leaving = [...d.removed, ...d.rebuilt];
+    // A leaving active is failed over first (queued: runs after what is already queued).
+    for (const id of leaving.filter((x) => this.#actives.includes(x))) {
+      const r = await this.#failover.enqueue({ failedId: id, reason: 'config: endpoint removed', manual: false });
+      this.emit('failover', r);
+    }
+    const after = endpointsOf(next);
+    await this.#failover.exclusive(async () => {
+      const previous = [...this.#actives];
+      this.#actives = this.#actives.filter((id) => !leaving.includes(id));
+      this.#emitActive(previous, 'config: endpoint removed');
+      for (const id of leaving) {
+        await this.#entries.get(id)?.backend?.close().catch(() => undefined);
+        this.#entries.delete(id);
+        this.#monitor?.forget(id);
+      }
+      this.#config = next;
+      // Weight, labels and node facts of kept endpoints come from the new config; backend and health stay.
+      for (const [id, x] of after) {
+        const e = this.#entries.get(id);
+        if (e) { e.node = x.node; e.endpoint = x.endpoint; }
+      }
+      await Promise.all([...d.added, ...d.rebuilt].map((id) => this.#addEntry(after.get(id)!.node, after.get(id)!.endpoint)));
+    });
+    if (this.#state === 'running' && (d.selectionChanged || d.changed.length > 0)) {
+      await this.triggerReselection('config reloaded');
+    }
+    return { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed };
+  }
+}

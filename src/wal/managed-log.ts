@@ -1,0 +1,439 @@
+/**
+ * The replicated write-ahead log over the manager's active set (BookKeeper ledger semantics).
+ * Write quorum = every active member; an append resolves once ackQuorum members have it durable and
+ * the metadata still names this writer (fencing), in index order. A failed or timed-out member is
+ * reported to the manager at once, even after the quorum was met (BookKeeper #1591); the survivors
+ * keep acknowledging while the manager picks a replacement, then one CAS records the new ensemble
+ * from lastAcked+1 and the in-flight entries are re-sent to it. One ensemble change at a time.
+ */
+import { randomUUID } from 'node:crypto';
+import type { StorageBackend } from '../backends/backend.js';
+import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
+import type { BackendManagerApi } from '../manager-api.js';
+import { sleepMs, withDeadline } from './deadline.js';
+import { epochFor, lastEpoch, withNewEpoch, withPrefixTruncated } from './ensemble-history.js';
+import { createMetadataStore } from './metadata/index.js';
+import type { LogMetadata, MetadataStore } from './metadata/types.js';
+import type { LogReplica } from './replica.js';
+import { replicaFor } from './replica-factory.js';
+import { recoverLog } from './recovery.js';
+import { waitForEnsemble, type Member } from './ensemble-wait.js';
+
+export interface ManagedLogOptions {
+  /** Default: manager.config.wal.ackQuorum, else 2. */
+  ackQuorum?: number;
+  /** Deadline of one member write (a hang becomes XDBM_IO_TIMEOUT). Default 2000. */
+  writeDeadlineMs?: number;
+  /** How long an append waits for a usable ensemble. Default: config failover.failoverTimeoutMs. */
+  failoverTimeoutMs?: number;
+  segmentBytes?: number;
+  /** Default: built from config wal.metadata (and closed with the log). */
+  metadataStore?: MetadataStore;
+  writerId?: string;
+  /** Default: config failover.enableDataMigration. */
+  enableDataMigration?: boolean;
+  /** Entries per member write (group commit bound). Default 512. */
+  maxBatchEntries?: number;
+  /** Layout choice per backend; tests inject their own. */
+  replicaFactory?: (backend: StorageBackend, logName: string) => LogReplica;
+}
+
+export interface EnsembleChange {
+  epoch: number;
+  firstIndex: number;
+  removed: string[];
+  added: string[];
+  /** From the first failure seen by the log to the new ensemble recorded. */
+  durationMs: number;
+  /** Date.now() when the new ensemble was recorded. */
+  atMs: number;
+}
+
+export interface LogStats {
+  appended: number;
+  acked: number;
+  ensembleChanges: EnsembleChange[];
+  checksumFailures: number;
+  readFallbacks: number;
+}
+
+interface Pending {
+  index: number;
+  payload: Uint8Array;
+  acks: Set<string>;
+  acked: boolean;
+  resolve: (v: { index: number }) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface ManagedLog {
+  readonly name: string;
+  append(payload: Uint8Array): Promise<{ index: number }>;
+  read(index: number): Promise<Buffer>;
+  truncateSuffix(fromIndex: number): Promise<void>;
+  truncatePrefix(beforeIndex: number): Promise<void>;
+  lastIndex(): number;
+  firstIndex(): number;
+  members(): string[];
+  stats(): LogStats;
+  close(): Promise<void>;
+}
+
+export async function openManagedLog(manager: BackendManagerApi, name: string, opts: ManagedLogOptions = {}): Promise<ManagedLog> {
+  const log = new ReplicatedLog(manager, name, opts);
+  await log.open();
+  return log;
+}
+
+export class ReplicatedLog implements ManagedLog {
+  readonly name: string;
+  readonly #m: BackendManagerApi;
+  readonly #ackQuorum: number;
+  readonly #deadlineMs: number;
+  readonly #failoverMs: number;
+  readonly #migrate: boolean;
+  readonly #maxBatch: number;
+  readonly #writerId: string;
+  readonly #factory: (b: StorageBackend, n: string) => LogReplica;
+  readonly #ownStore: boolean;
+  #store?: MetadataStore;
+  readonly #opts: ManagedLogOptions;
+  #wakers: (() => void)[] = [];
+  #meta!: LogMetadata;
+  #version = 0;
+  #members: Member[] = [];
+  #pending: Pending[] = [];
+  #nextIndex = 1;
+  #lastAcked = 0;
+  #firstFailureAtMs = 0;
+  #changeChain: Promise<void> = Promise.resolve();
+  #changing = false;
+  #ackRound: Promise<void> | null = null;
+  #fenced: XdbmError | null = null;
+  #closed = false;
+  #readReplicas = new Map<string, LogReplica>();
+  #stats: LogStats = { appended: 0, acked: 0, ensembleChanges: [], checksumFailures: 0, readFallbacks: 0 };
+
+  constructor(manager: BackendManagerApi, name: string, opts: ManagedLogOptions) {
+    this.#m = manager;
+    this.name = name;
+    this.#opts = opts;
+    const cfg = manager.config;
+    this.#ackQuorum = opts.ackQuorum ?? cfg?.wal?.ackQuorum ?? 2;
+    this.#deadlineMs = opts.writeDeadlineMs ?? 2000;
+    this.#failoverMs = opts.failoverTimeoutMs ?? cfg?.failover?.failoverTimeoutMs ?? 30_000;
+    this.#migrate = opts.enableDataMigration ?? cfg?.failover?.enableDataMigration ?? false;
+    this.#maxBatch = opts.maxBatchEntries ?? 512;
+    this.#writerId = opts.writerId ?? randomUUID();
+    const segmentBytes = opts.segmentBytes ?? cfg?.wal?.segmentBytes ?? 64 * 1024 * 1024;
+    this.#factory = opts.replicaFactory ?? ((b, n) => replicaFor(b, n, { segmentBytes }));
+    this.#store = opts.metadataStore;
+    this.#ownStore = !opts.metadataStore;
+    try {
+      manager.on('active-changed', () => {
+        const w = this.#wakers;
+        this.#wakers = [];
+        for (const f of w) f();
+      });
+    } catch { /* a manager without events: waiting falls back to polling */ }
+  }
+
+  #nextChange = (): Promise<void> => new Promise((r) => { this.#wakers.push(r); });
+
+  async open(): Promise<void> {
+    if (!this.#store) this.#store = await createMetadataStore(this.#m.config.wal.metadata);
+    const r = await recoverLog({
+      manager: this.#m, store: this.#store, name: this.name, ackQuorum: this.#ackQuorum, writerId: this.#writerId,
+      deadlineMs: this.#deadlineMs, failoverTimeoutMs: this.#failoverMs, factory: this.#factory, nextChange: this.#nextChange,
+    });
+    this.#meta = r.meta;
+    this.#version = r.version;
+    this.#members = r.members;
+    this.#lastAcked = r.lastIndex;
+    this.#nextIndex = r.lastIndex + 1;
+    for (const e of r.resend) {
+      this.#pending.push({ index: e.index, payload: e.payload, acks: new Set(e.holders), acked: true, resolve: () => {}, reject: () => {} });
+    }
+    this.#pumpAll();
+  }
+
+  lastIndex(): number { return this.#lastAcked; }
+  firstIndex(): number { return this.#meta.firstIndex; }
+  members(): string[] { return this.#members.map((m) => m.id); }
+  stats(): LogStats { return { ...this.#stats, ensembleChanges: [...this.#stats.ensembleChanges] }; }
+
+  append(payload: Uint8Array): Promise<{ index: number }> {
+    if (this.#closed) return Promise.reject(new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`));
+    if (this.#fenced) return Promise.reject(this.#fenced);
+    return new Promise((resolve, reject) => {
+      const index = this.#nextIndex++;
+      this.#pending.push({ index, payload: Buffer.from(payload), acks: new Set(), acked: false, resolve, reject });
+      this.#stats.appended++;
+      this.#pumpAll();
+    });
+  }
+
+  #pumpAll(): void {
+    for (const m of this.#members) void this.#pump(m);
+  }
+
+  async #pump(m: Member): Promise<void> {
+    if (m.busy || m.failed || this.#closed || this.#fenced) return;
+    const batch: Pending[] = [];
+    for (const p of this.#pending) {
+      if (p.index <= m.durableUpTo) continue;
+      if (p.index !== m.durableUpTo + 1 + batch.length || batch.length >= this.#maxBatch) break;
+      batch.push(p);
+    }
+    if (batch.length === 0) return;
+    m.busy = true;
+    try {
+      await withDeadline(m.replica.append(batch.map((p) => ({ index: p.index, payload: p.payload }))), this.#deadlineMs,
+        `append to ${m.id}`, { endpointId: m.id });
+    } catch (e) {
+      m.busy = false;
+      if (this.#members.includes(m)) this.#memberFailed(m, e);
+      return;
+    }
+    m.busy = false;
+    if (!this.#members.includes(m)) return;
+    m.durableUpTo = batch.at(-1)!.index;
+    for (const p of batch) p.acks.add(m.id);
+    this.#progress();
+    void this.#pump(m);
+  }
+
+  #memberFailed(m: Member, err: unknown): void {
+    if (m.failed) return;
+    m.failed = true;
+    if (this.#firstFailureAtMs === 0) this.#firstFailureAtMs = Date.now();
+    try { this.#m.reportDataPathError(m.id, err); } catch { /* the manager's problem, never the writer's */ }
+    this.#changeChain = this.#changeChain.then(() => this.#changeEnsemble()).catch((e) => this.#failAll(e));
+  }
+
+  /** Acknowledges, in index order, the entries an ack quorum holds, after one fencing check per round. */
+  #progress(): void {
+    if (this.#ackRound || this.#changing || this.#fenced) { this.#trim(); return; }
+    const ready: Pending[] = [];
+    for (const p of this.#pending) {
+      if (p.acked) continue;
+      if (p.acks.size < this.#ackQuorum) break;
+      ready.push(p);
+    }
+    this.#trim();
+    if (ready.length === 0) return;
+    this.#ackRound = (async () => {
+      try {
+        await this.#assertOwner();
+        for (const p of ready) {
+          p.acked = true;
+          this.#lastAcked = p.index;
+          this.#stats.acked++;
+          p.resolve({ index: p.index });
+        }
+      } catch (e) {
+        this.#failAll(e);
+      } finally {
+        this.#ackRound = null;
+      }
+      this.#trim();
+      this.#progress();
+    })();
+  }
+
+  /** Drops acknowledged entries every current member holds: nothing left to re-send. */
+  #trim(): void {
+    const n = this.#members.length;
+    let k = 0;
+    while (k < this.#pending.length) {
+      const p = this.#pending[k]!;
+      if (!p.acked || p.acks.size < n) break;
+      k++;
+    }
+    if (k > 0) this.#pending.splice(0, k);
+  }
+
+  async #assertOwner(): Promise<void> {
+    const cur = await this.#store!.get(this.name);
+    if (!cur || cur.version !== this.#version) {
+      const e = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) holds it now`, {
+        details: { logName: this.name, writerId: this.#writerId, expectedVersion: this.#version, actualVersion: cur?.version ?? 0 },
+      });
+      this.#fenced = e;
+      throw e;
+    }
+  }
+
+  #failAll(e: unknown): void {
+    const err = isXdbmError(e) ? e : new XdbmError(ErrorCode.IO_ERROR, String((e as Error)?.message ?? e), { cause: e });
+    if (err.code === ErrorCode.FENCED || err.code === ErrorCode.CAS_CONFLICT) {
+      this.#fenced = err.code === ErrorCode.FENCED ? err : new XdbmError(ErrorCode.FENCED, `log ${this.name} fenced: ${err.message}`, { cause: err });
+    }
+    const failed = this.#pending.filter((p) => !p.acked);
+    this.#pending = this.#pending.filter((p) => p.acked);
+    // Indexes of failed appends are given back, so later appends stay dense.
+    if (failed.length > 0) this.#nextIndex = failed[0]!.index;
+    for (const p of failed) p.reject(this.#fenced ?? err);
+  }
+
+  async #changeEnsemble(): Promise<void> {
+    if (this.#closed || this.#fenced || !this.#members.some((m) => m.failed)) return;
+    let next: Member[];
+    for (;;) {
+      const failedIds = this.#members.filter((m) => m.failed).map((m) => m.id);
+      const survivors = this.#members.filter((m) => !m.failed);
+      next = await waitForEnsemble({
+        manager: this.#m, logName: this.name, exclude: new Set(failedIds), keep: survivors, ackQuorum: this.#ackQuorum,
+        timeoutMs: this.#failoverMs, deadlineMs: this.#deadlineMs, factory: this.#factory, isClosed: () => this.#closed,
+        nextChange: this.#nextChange,
+      });
+      // A survivor that failed while we waited: wait again without it.
+      if (!next.some((m) => m.failed)) break;
+      for (const m of next) if (!this.#members.includes(m)) void m.replica.close().catch(() => undefined);
+    }
+    if (this.#closed) return;
+    // Pause acknowledgements for the CAS round trip only.
+    this.#changing = true;
+    try {
+      while (this.#ackRound) await this.#ackRound;
+      if (this.#fenced) return;
+      const members = next;
+      let firstIndex = this.#lastAcked + 1;
+      if (this.#migrate) {
+        const under = this.#pending.find((p) => p.acks.size < members.length || members.some((m) => !p.acks.has(m.id)));
+        if (under) firstIndex = Math.min(firstIndex, under.index);
+      }
+      const meta = withNewEpoch(this.#meta, firstIndex, members.map((m) => m.id), this.#writerId);
+      try {
+        this.#version = await this.#store!.compareAndSet(this.name, meta, this.#version);
+      } catch (e) {
+        if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) throw new XdbmError(ErrorCode.FENCED, `log ${this.name}: ensemble change lost the CAS`, { cause: e });
+        throw e;
+      }
+      this.#meta = meta;
+      const ids = new Set(members.map((m) => m.id));
+      const removed = this.#members.filter((m) => !ids.has(m.id));
+      const added = members.filter((m) => !this.#members.includes(m));
+      for (const m of added) m.durableUpTo = firstIndex - 1;
+      this.#pending = this.#pending.filter((p) => p.index >= firstIndex);
+      for (const p of this.#pending) for (const id of [...p.acks]) if (!ids.has(id)) p.acks.delete(id);
+      this.#members = members;
+      for (const m of removed) void withDeadline(m.replica.close(), this.#deadlineMs, 'close').catch(() => undefined);
+      const epoch = lastEpoch(meta).epoch;
+      this.#stats.ensembleChanges.push({
+        epoch, firstIndex, removed: removed.map((m) => m.id), added: added.map((m) => m.id),
+        durationMs: this.#firstFailureAtMs ? Date.now() - this.#firstFailureAtMs : 0, atMs: Date.now(),
+      });
+      this.#firstFailureAtMs = 0;
+    } finally {
+      this.#changing = false;
+    }
+    this.#pumpAll();
+    this.#progress();
+    // A member that failed while we were switching gets its own round.
+    if (this.#members.some((m) => m.failed)) {
+      this.#changeChain = this.#changeChain.then(() => this.#changeEnsemble()).catch((e) => this.#failAll(e));
+    }
+  }
+
+  async read(index: number): Promise<Buffer> {
+    if (this.#closed) throw new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`);
+    if (!Number.isSafeInteger(index) || index < this.#meta.firstIndex || index > this.#lastAcked) {
+      throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
+    }
+    const ep = epochFor(this.#meta, index);
+    const holders = ep ? [...ep.members] : [];
+    // Current members first: they are known healthy; then the rest of the epoch.
+    holders.sort((a, b) => Number(!this.#members.some((m) => m.id === a && !m.failed)) - Number(!this.#members.some((m) => m.id === b && !m.failed)));
+    const errors: unknown[] = [];
+    for (const id of holders) {
+      try {
+        const r = await this.#readerFor(id);
+        const buf = await withDeadline(r.read(index), this.#deadlineMs, `read ${index} from ${id}`, { endpointId: id });
+        if (errors.length > 0) this.#stats.readFallbacks++;
+        return buf;
+      } catch (e) {
+        if (isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) this.#stats.checksumFailures++;
+        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) this.#readReplicas.delete(id);
+        errors.push(e);
+      }
+    }
+    const corrupt = errors.some((e) => isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH));
+    throw new XdbmError(corrupt ? ErrorCode.LOG_CORRUPT : ErrorCode.ENTRY_NOT_FOUND,
+      `no intact copy of ${this.name}[${index}] on ${holders.join(', ') || 'any member'}`, {
+        details: { index, holders, errors: errors.map((e) => (isXdbmError(e) ? e.code : String(e))) },
+      });
+  }
+
+  async #readerFor(id: string): Promise<LogReplica> {
+    const live = this.#members.find((m) => m.id === id && !m.failed);
+    if (live) return live.replica;
+    let r = this.#readReplicas.get(id);
+    if (r) return r;
+    const b = this.#m.getBackend(id);
+    if (!b) throw new XdbmError(ErrorCode.UNKNOWN_ENDPOINT, `endpoint ${id} is gone from the candidate pool`);
+    r = this.#factory(b, this.name);
+    await withDeadline(r.open(), this.#deadlineMs, `open ${id}`);
+    this.#readReplicas.set(id, r);
+    return r;
+  }
+
+  /** Waits until nothing is in flight (used by truncation, which must not race appends). */
+  async #quiesce(): Promise<void> {
+    for (;;) {
+      if (this.#fenced) throw this.#fenced;
+      await this.#changeChain;
+      if (this.#pending.every((p) => p.acked) && !this.#ackRound && !this.#changing) return;
+      await sleepMs(2);
+    }
+  }
+
+  async truncateSuffix(fromIndex: number): Promise<void> {
+    await this.#quiesce();
+    if (fromIndex > this.#lastAcked) return;
+    const from = Math.max(fromIndex, this.#meta.firstIndex);
+    // Data first, then history: a crash in between leaves a shorter log, never stale entries in a new epoch.
+    for (const m of this.#members) {
+      await withDeadline(m.replica.truncateSuffix(from), this.#deadlineMs, `truncate ${m.id}`).catch((e) => this.#memberFailed(m, e));
+    }
+    await this.#changeChain;
+    const meta = withNewEpoch(this.#meta, from, this.#members.map((m) => m.id), this.#writerId);
+    this.#version = await this.#casOrFence(meta);
+    this.#meta = meta;
+    this.#pending = [];
+    for (const m of this.#members) m.durableUpTo = Math.min(m.durableUpTo, from - 1);
+    this.#lastAcked = from - 1;
+    this.#nextIndex = from;
+  }
+
+  async truncatePrefix(beforeIndex: number): Promise<void> {
+    await this.#quiesce();
+    const meta = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
+    this.#version = await this.#casOrFence(meta);
+    this.#meta = meta;
+    for (const m of this.#members) {
+      await withDeadline(m.replica.truncatePrefix(meta.firstIndex), this.#deadlineMs, `truncate ${m.id}`).catch(() => undefined);
+    }
+  }
+
+  async #casOrFence(meta: LogMetadata): Promise<number> {
+    try {
+      return await this.#store!.compareAndSet(this.name, meta, this.#version);
+    } catch (e) {
+      if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) {
+        this.#fenced = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer changed its metadata`, { cause: e });
+        throw this.#fenced;
+      }
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failAll(new XdbmError(ErrorCode.CLOSED, `log ${this.name} closed`));
+    const all = [...this.#members.map((m) => m.replica), ...this.#readReplicas.values()];
+    await Promise.all(all.map((r) => withDeadline(r.close(), this.#deadlineMs, 'close').catch(() => undefined)));
+    if (this.#ownStore) await this.#store?.close();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * FileMetadataStore: one JSON document per log, `<dir>/<log>.json` = { version, meta }.
+ * A change is written to a temp file, fsynced, renamed over the old one, and the directory fsynced, so
+ * a crash leaves the old or the new document, never a mix. Compare-and-swap runs under a lock file
+ * (O_EXCL) so writers in other processes on the same host serialise too; a lock older than
+ * staleLockMs (its holder died) is broken.
+ */
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, XdbmError, fromSystemError } from '../../errors.js';
+import type { LogMetadata, MetadataStore, VersionedMetadata } from './types.js';
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,200}$/;
+
+export interface FileMetadataStoreOptions {
+  dir: string;
+  staleLockMs?: number;
+  lockWaitMs?: number;
+}
+
+export class FileMetadataStore implements MetadataStore {
+  readonly kind = 'file' as const;
+  readonly dir: string;
+  readonly #staleLockMs: number;
+  readonly #lockWaitMs: number;
+
+  constructor(o: FileMetadataStoreOptions) {
+    this.dir = o.dir;
+    this.#staleLockMs = o.staleLockMs ?? 10_000;
+    this.#lockWaitMs = o.lockWaitMs ?? 5_000;
+  }
+
+  #path(logName: string): string {
+    if (!NAME_RE.test(logName)) {
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `log name ${JSON.stringify(logName)} must match ${NAME_RE}`);
+    }
+    return join(this.dir, `${logName}.json`);
+  }
+
+  async get(logName: string): Promise<VersionedMetadata | undefined> {
+    const path = this.#path(logName);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fromSystemError(e, `read metadata ${path}`);
+    }
+    try {
+      const doc = JSON.parse(text) as { version: number; meta: LogMetadata };
+      if (typeof doc.version !== 'number' || !Array.isArray(doc.meta?.epochs)) throw new Error('bad shape');
+      return { meta: doc.meta, version: doc.version };
+    } catch (e) {
+      throw new XdbmError(ErrorCode.LOG_CORRUPT, `metadata ${path} is not a valid document`, { cause: e });
+    }
+  }
+
+  async compareAndSet(logName: string, meta: LogMetadata, expectedVersion: number): Promise<number> {
+    const path = this.#path(logName);
+    await mkdir(this.dir, { recursive: true }).catch((e) => { throw fromSystemError(e, `mkdir ${this.dir}`); });
+    const lock = `${path}.lock`;
+    await this.#acquire(lock);
+    try {
+      const cur = await this.get(logName);
+      const curVersion = cur?.version ?? 0;
+      if (curVersion !== expectedVersion) {
+        throw new XdbmError(ErrorCode.CAS_CONFLICT, `metadata of ${logName} is at version ${curVersion}, expected ${expectedVersion}`, {
+          details: { logName, expectedVersion, actualVersion: curVersion },
+        });
+      }
+      const version = curVersion + 1;
+      const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+      try {
+        const fh = await open(tmp, 'w', 0o644);
+        try {
+          await fh.writeFile(JSON.stringify({ version, meta }, null, 1));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, path);
+        const d = await open(this.dir, 'r');
+        try { await d.sync(); } finally { await d.close(); }
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        throw fromSystemError(e, `write metadata ${path}`);
+      }
+      return version;
+    } finally {
+      await unlink(lock).catch(() => undefined);
+    }
+  }
+
+  async #acquire(lock: string): Promise<void> {
+    const deadline = Date.now() + this.#lockWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fh = await open(lock, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(e, `lock ${lock}`);
+      }
+      const st = await stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > this.#staleLockMs) {
+        await unlink(lock).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new XdbmError(ErrorCode.CAS_CONFLICT, `metadata lock ${lock} held for more than ${this.#lockWaitMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
+    }
+  }
+
+  async close(): Promise<void> {}
+}
