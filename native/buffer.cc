@@ -34,9 +34,16 @@ Napi::Value AllocAligned(const Napi::CallbackInfo& info) {
     e.note = std::to_string(n) + " bytes aligned to " + std::to_string(a);
     throw ToJsError(env, e);
   }
-  std::memset(p, 0, n == 0 ? a : n);
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), n,
-                                    [](Napi::Env, uint8_t* data) { std::free(data); });
+  size_t bytes = n == 0 ? a : n;
+  std::memset(p, 0, bytes);
+  // Tell V8 about memory it does not see, so that many dropped buffers still trigger a GC.
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), n, [bytes](Napi::Env fenv, uint8_t* data) {
+    std::free(data);
+    int64_t unused = 0;
+    napi_adjust_external_memory(fenv, -static_cast<int64_t>(bytes), &unused);  // status ignored at teardown
+  });
 }
 
 Napi::Value IsAligned(const Napi::CallbackInfo& info) {

@@ -16,8 +16,8 @@ int SysSetup(unsigned entries, io_uring_params* p) {
   return static_cast<int>(syscall(__NR_io_uring_setup, entries, p));
 }
 
-int SysEnter(int fd, unsigned toSubmit, unsigned minComplete, unsigned flags) {
-  return static_cast<int>(syscall(__NR_io_uring_enter, fd, toSubmit, minComplete, flags, nullptr, 0));
+int SysEnter(int fd, unsigned toSubmit, unsigned minComplete, unsigned flags, void* arg, size_t argBytes) {
+  return static_cast<int>(syscall(__NR_io_uring_enter, fd, toSubmit, minComplete, flags, arg, argBytes));
 }
 
 template <typename T>
@@ -43,6 +43,7 @@ int Ring::Setup(unsigned entries, const char** failedCall) {
     *failedCall = "io_uring_setup";
     return errno;
   }
+  extArg_ = (p.features & IORING_FEAT_EXT_ARG) != 0;
   *failedCall = "mmap(io_uring)";
   sqRingBytes_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
   cqRingBytes_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
@@ -91,13 +92,26 @@ io_uring_sqe* Ring::GetSqe() {
   return sqe;
 }
 
-int Ring::SubmitAndWait(unsigned waitNr) {
+int Ring::SubmitAndWait(unsigned waitNr, int64_t timeoutNs) {
   __atomic_store_n(sqTail_, sqLocalTail_, __ATOMIC_RELEASE);
   for (;;) {
     unsigned toSubmit = sqLocalTail_ - __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE);
-    int r = SysEnter(fd_, toSubmit, waitNr, waitNr ? IORING_ENTER_GETEVENTS : 0);
+    unsigned flags = waitNr ? IORING_ENTER_GETEVENTS : 0;
+    int r;
+    if (timeoutNs >= 0 && extArg_ && waitNr) {
+      __kernel_timespec ts;
+      ts.tv_sec = timeoutNs / 1'000'000'000;
+      ts.tv_nsec = timeoutNs % 1'000'000'000;
+      io_uring_getevents_arg arg;
+      std::memset(&arg, 0, sizeof arg);
+      arg.ts = reinterpret_cast<uint64_t>(&ts);
+      r = SysEnter(fd_, toSubmit, waitNr, flags | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+    } else {
+      r = SysEnter(fd_, toSubmit, waitNr, flags, nullptr, 0);
+    }
     if (r >= 0) return 0;
     if (errno == EINTR) continue;
+    if (errno == ETIME) return ETIME;
     // EAGAIN/EBUSY: the kernel is short of resources or the CQ is full; completions are waiting.
     if ((errno == EAGAIN || errno == EBUSY) && PeekCqe() != nullptr) return 0;
     return errno;

@@ -20,14 +20,16 @@ class Ring {
   int Setup(unsigned entries, const char** failedCall);
   // Next free SQE (zeroed), nullptr when the SQ is full.
   io_uring_sqe* GetSqe();
-  // Submits what is queued and waits for at least waitNr completions. Returns 0 or errno.
-  int SubmitAndWait(unsigned waitNr);
+  // Submits what is queued and waits for at least waitNr completions, at most timeoutNs when
+  // timeoutNs >= 0 and the kernel supports IORING_FEAT_EXT_ARG. Returns 0, ETIME or an errno.
+  int SubmitAndWait(unsigned waitNr, int64_t timeoutNs = -1);
   // Next completion or nullptr; call CqeSeen() after using it.
   io_uring_cqe* PeekCqe();
   void CqeSeen();
 
  private:
   int fd_ = -1;
+  bool extArg_ = false;
   void* sqRing_ = nullptr;
   size_t sqRingBytes_ = 0;
   void* cqRing_ = nullptr;  // == sqRing_ with IORING_FEAT_SINGLE_MMAP

@@ -37,6 +37,7 @@ struct Job {
   uint64_t regionLength = 0;
   uint64_t totalOps = 0;     // 0 = unbounded (durationMs decides)
   uint64_t durationNs = 0;   // 0 = unbounded (totalOps decides)
+  uint64_t stallNs = 0;      // 0 = wait for completions forever
   bool random = false;
   uint8_t fill = 0;
 };
@@ -74,6 +75,7 @@ Job ParseJob(const Napi::CallbackInfo& info) {
   j.regionLength = static_cast<uint64_t>(IntProp(env, o, "regionLengthBytes", 0, true));
   j.totalOps = static_cast<uint64_t>(IntProp(env, o, "totalOps", 0, false));
   j.durationNs = static_cast<uint64_t>(IntProp(env, o, "durationMs", 0, false)) * 1'000'000ull;
+  j.stallNs = static_cast<uint64_t>(IntProp(env, o, "stallTimeoutMs", 0, false)) * 1'000'000ull;
   j.random = BoolProp(env, o, "random", false, true);
   double fill = IntProp(env, o, "fillByte", 0x5a, false);
   if (fill > 255) throw InvalidArg(env, "job.fillByte must be 0..255");
@@ -143,6 +145,7 @@ void Run(const Job& j, Outcome& out) {
   uint64_t issued = 0;
   unsigned inflight = 0;
   uint64_t lastDone = t0;
+  uint64_t lastProgress = t0;
   bool ringBroken = false;
   for (;;) {
     uint64_t now = NowNs();
@@ -167,7 +170,23 @@ void Run(const Job& j, Outcome& out) {
     if (inflight == 0) break;
     now = NowNs();
     for (unsigned s : batch) startNs[s] = now;
-    if (int err = ring.SubmitAndWait(1)) {
+    int64_t waitNs = -1;
+    if (j.stallNs) {
+      uint64_t stallAt = lastProgress + j.stallNs;
+      if (now >= stallAt) {
+        // A hung device: report a timeout instead of waiting forever. The in-flight operations
+        // still own their buffers, so those are kept (see below).
+        out.fatal.err = ETIMEDOUT;
+        out.fatal.syscall = "io_uring_enter";
+        out.fatal.note = std::to_string(inflight) + " operation(s) made no progress for " +
+                         std::to_string(j.stallNs / 1'000'000) + " ms (stallTimeoutMs)";
+        ringBroken = true;
+        break;
+      }
+      waitNs = static_cast<int64_t>(stallAt - now);
+    }
+    int err = ring.SubmitAndWait(1, waitNs);
+    if (err && err != ETIME) {  // ETIME: reap what there is, the stall is re-checked above
       out.fatal.err = err;
       out.fatal.syscall = "io_uring_enter";
       out.fatal.fd = -1;
@@ -191,6 +210,7 @@ void Run(const Job& j, Outcome& out) {
       freeSlots.push_back(slot);
       --inflight;
       lastDone = now;
+      lastProgress = now;
     }
   }
   out.elapsedNs = lastDone - t0;

@@ -2,7 +2,9 @@
 import type { StorageBackend } from './backends/backend.js';
 import type { EndpointConfig, ManagerConfig, NodeConfig } from './config/types.js';
 import type { HealthMonitor } from './health/monitor.js';
-import type { BackendStatus, CandidateStatus } from './manager-api.js';
+import type { FailoverStats } from './failover/stats.js';
+import type { BackendStatus, CandidateStatus, ManagerStats } from './manager-api.js';
+import type { OperationStats } from './manager-op-stats.js';
 import { domainOf } from './selection/domain.js';
 import { scoreCandidate } from './selection/scoring.js';
 import type { CandidateView, SelectionSnapshot } from './selection/types.js';
@@ -69,5 +71,37 @@ export function backendStatus(e: EndpointEntry, monitor: HealthMonitor, cfg: Man
     lastHealthCheckMs: r.health.lastCheckMs,
     ...(r.lastError ? { lastError: r.lastError } : e.createError ? { lastError: { ...e.createError, atMs: 0 } } : {}),
     ...(r.healthInfo ? { health: r.healthInfo } : {}),
+  };
+}
+
+export interface StatsSources {
+  entries: string[];
+  monitor?: HealthMonitor;
+  failover: FailoverStats;
+  ops: OperationStats;
+  activeCount: number;
+  targetCount: number;
+}
+
+export function managerStats(x: StatsSources): ManagerStats {
+  const m = x.monitor;
+  const count = { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, FAILED: 0, UNKNOWN: 0 };
+  for (const id of x.entries) count[m?.record(id).health.state ?? 'UNKNOWN']++;
+  return {
+    successfulOperations: x.ops.successfulOperations,
+    failedOperations: x.ops.failedOperations,
+    ...x.failover.snapshot(Date.now()),
+    ...x.ops.latency(),
+    totalChecks: m?.totalChecks ?? 0,
+    failedChecks: m?.failedChecks ?? 0,
+    lastFullScanMs: m?.lastFullScanMs ?? 0,
+    activeCount: x.activeCount,
+    targetCount: x.targetCount,
+    healthy: count.HEALTHY,
+    degraded: count.DEGRADED,
+    unhealthy: count.UNHEALTHY,
+    failed: count.FAILED,
+    unknown: count.UNKNOWN,
+    total: x.entries.length,
   };
 }

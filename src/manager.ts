@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { rename, writeFile } from 'node:fs/promises';
 import type { StorageBackend } from './backends/backend.js';
 import { createBackend } from './backends/index.js';
-import { configFromObject, configToYaml, loadConfigFile, validateManagerConfig, validateNodeAgainst } from './config/index.js';
+import { configToYaml, validateManagerConfig, validateNodeAgainst } from './config/index.js';
 import type { ManagerConfig, NodeConfig } from './config/types.js';
 import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from './errors.js';
 import { diffConfig, endpointsOf } from './failover/config-diff.js';
@@ -19,9 +19,9 @@ import type {
   ActiveChangedEvent, BackendManagerApi, BackendStatus, CandidateStatus, FailoverRecord, ManagerStats, ReloadResult,
 } from './manager-api.js';
 import { OperationStats } from './manager-op-stats.js';
-import { backendStatus, candidateStatus, selectionSnapshot, type EndpointEntry } from './manager-views.js';
+import { backendStatus, candidateStatus, managerStats, selectionSnapshot, type EndpointEntry } from './manager-views.js';
 import type { MetricsStore } from './metrics/types.js';
-import { DirectProbeRunner } from './probes/direct-runner.js';
+import { createDefaultRunner, resolveConfig } from './manager-runtime.js';
 import type { ProbeRunner } from './probes/types.js';
 import { rankReplacements, selectActive } from './selection/select.js';
 import type { ActiveBackendInfo } from './types.js';
@@ -38,21 +38,14 @@ export interface WarningEvent {
   details?: Record<string, unknown>;
 }
 
-function isManagerConfig(o: object): o is ManagerConfig {
-  return Array.isArray((o as ManagerConfig).candidateNodes) && typeof (o as ManagerConfig).selection === 'object';
-}
-
-async function resolveConfig(src: string | ManagerConfig | object): Promise<ManagerConfig> {
-  if (typeof src === 'string') return loadConfigFile(src);
-  return isManagerConfig(src) ? validateManagerConfig(src) : configFromObject(src);
-}
-
 export class BackendManager extends EventEmitter implements BackendManagerApi {
   #config: ManagerConfig;
   readonly #opts: ManagerOptions;
   readonly #entries = new Map<string, EndpointEntry>();
   #actives: string[] = [];
   #cursor = 0;
+  /** Endpoints being removed by a config change: never picked as replacements meanwhile. */
+  readonly #leaving = new Set<string>();
   #runner?: ProbeRunner;
   #store?: MetricsStore;
   #monitor?: HealthMonitor;
@@ -67,7 +60,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     this.#failover = new FailoverManager({
       actives: () => this.#actives,
       rankReplacements: (failedId, actives) =>
-        rankReplacements(this.#snapshot(), failedId, actives, this.#config.selection, this.#cursor),
+        rankReplacements(this.#snapshot(), failedId, actives, this.#config.selection, this.#cursor).filter((id) => !this.#leaving.has(id)),
       backend: (id) => this.#entries.get(id)?.backend,
       swap: (failedId, replacementId, reason) => this.#swap(failedId, replacementId, reason),
       failoverTimeoutMs: () => this.#config.failover.failoverTimeoutMs,
@@ -91,7 +84,9 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     this.#state = 'starting';
     const slots = Math.max(64, 2 * [...endpointsOf(this.#config).keys()].length);
     this.#store = this.#opts.metrics ?? (await import('./metrics/shared-store.js').then((m) => new m.SharedMetricsStore(slots)).catch(() => undefined));
-    const { runner, publishes } = await this.#createRunner(slots);
+    const { runner, publishes } = this.#opts.probeRunner
+      ? { runner: this.#opts.probeRunner, publishes: false }
+      : await createDefaultRunner(this.#config, this.#store, (id) => this.#entries.get(id)?.backend, (m) => this.#warn(m));
     this.#runner = runner;
     this.#monitor = new HealthMonitor(
       {
@@ -100,6 +95,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
         backend: (id) => this.#entries.get(id)?.backend,
         onTransition: (id, t, reason) => this.#onTransition(id, t, reason),
         onRoundComplete: () => this.#afterRound(),
+        isActive: (id) => this.#actives.includes(id),
       },
       runner,
       { store: this.#store, publishToStore: !publishes },
@@ -118,22 +114,6 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     await this.#failover.close().catch(() => undefined);
     await this.#runner?.close().catch(() => undefined);
     await Promise.allSettled([...this.#entries.values()].map((e) => e.backend?.close()));
-  }
-
-  async #createRunner(slots: number): Promise<{ runner: ProbeRunner; publishes: boolean }> {
-    if (this.#opts.probeRunner) return { runner: this.#opts.probeRunner, publishes: false };
-    const direct = (): ProbeRunner => new DirectProbeRunner((id) => this.#entries.get(id)?.backend, this.#config.monitoring);
-    const poolPath = './probes/pool.js'; // loaded by name: the pool is optional for embedders
-    try {
-      const mod = (await import(poolPath)) as { ProbePool?: new (o: { maxThreads?: number; metricsBuffer?: SharedArrayBuffer }) => ProbeRunner };
-      if (!mod.ProbePool) return { runner: direct(), publishes: false };
-      const buffer = this.#store?.buffer;
-      return { runner: new mod.ProbePool({ metricsBuffer: buffer }), publishes: buffer !== undefined };
-    } catch (e) {
-      this.#warn(`probe pool unavailable, probing on the main thread: ${String((e as Error)?.message ?? e)}`);
-      void slots;
-      return { runner: direct(), publishes: false };
-    }
   }
 
   async #addEntry(node: NodeConfig, endpoint: NodeConfig['endpoints'][number]): Promise<void> {
@@ -237,7 +217,12 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
 
   #onTransition(id: string, t: Transition, reason: string): void {
     this.emit('state-changed', { endpointId: id, from: t.from, to: t.to, reason });
-    if (t.becameFailed && this.#actives.includes(id)) this.#failActive(id, reason);
+    if (!this.#actives.includes(id)) return;
+    if (t.becameFailed) this.#failActive(id, reason);
+    // A fail-slow active loses preference: rescore now rather than at the next manual reselection.
+    else if (t.to === 'DEGRADED' && t.record.failSlow && this.#state === 'running') {
+      void this.triggerReselection(`fail-slow: ${id}`).catch(() => undefined);
+    }
   }
 
   #failActive(id: string, reason: string): void {
@@ -299,27 +284,10 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
   }
 
   getStats(): ManagerStats {
-    const m = this.#monitor;
-    const f = this.#failover.stats.snapshot(Date.now());
-    const count = { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, FAILED: 0, UNKNOWN: 0 };
-    for (const id of this.#entries.keys()) count[m?.record(id).health.state ?? 'UNKNOWN']++;
-    return {
-      successfulOperations: this.#ops.successfulOperations,
-      failedOperations: this.#ops.failedOperations,
-      ...f,
-      ...this.#ops.latency(),
-      totalChecks: m?.totalChecks ?? 0,
-      failedChecks: m?.failedChecks ?? 0,
-      lastFullScanMs: m?.lastFullScanMs ?? 0,
-      activeCount: this.#actives.length,
-      targetCount: this.#config.targetActiveBackends,
-      healthy: count.HEALTHY,
-      degraded: count.DEGRADED,
-      unhealthy: count.UNHEALTHY,
-      failed: count.FAILED,
-      unknown: count.UNKNOWN,
-      total: this.#entries.size,
-    };
+    return managerStats({
+      entries: [...this.#entries.keys()], monitor: this.#monitor, failover: this.#failover.stats, ops: this.#ops,
+      activeCount: this.#actives.length, targetCount: this.#config.targetActiveBackends,
+    });
   }
 
   // ---- operations ------------------------------------------------------------------------------
@@ -410,33 +378,44 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
   async #applyConfig(next: ManagerConfig): Promise<ReloadResult> {
     if (next.sourcePath === undefined && this.#config.sourcePath !== undefined) next.sourcePath = this.#config.sourcePath;
     const d = diffConfig(this.#config, next);
-    const leaving = [...d.removed, ...d.rebuilt];
-    // A leaving active is failed over first (queued: runs after what is already queued).
-    for (const id of leaving.filter((x) => this.#actives.includes(x))) {
-      const r = await this.#failover.enqueue({ failedId: id, reason: 'config: endpoint removed', manual: false });
-      this.emit('failover', r);
+    const result = { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed };
+    if (this.#state === 'new') {
+      this.#config = next; // nothing built yet: start() builds from this config
+      return result;
     }
-    const after = endpointsOf(next);
-    await this.#failover.exclusive(async () => {
-      const previous = [...this.#actives];
-      this.#actives = this.#actives.filter((id) => !leaving.includes(id));
-      this.#emitActive(previous, 'config: endpoint removed');
-      for (const id of leaving) {
-        await this.#entries.get(id)?.backend?.close().catch(() => undefined);
-        this.#entries.delete(id);
-        this.#monitor?.forget(id);
+    if (this.#state === 'stopped') throw new XdbmError(ErrorCode.CLOSED, 'manager was stopped');
+    const leaving = [...d.removed, ...d.rebuilt];
+    leaving.forEach((id) => this.#leaving.add(id));
+    try {
+      // A leaving active is failed over first (queued: runs after what is already queued).
+      for (const id of leaving.filter((x) => this.#actives.includes(x))) {
+        const r = await this.#failover.enqueue({ failedId: id, reason: 'config: endpoint removed', manual: false });
+        this.emit('failover', r);
       }
-      this.#config = next;
-      // Weight, labels and node facts of kept endpoints come from the new config; backend and health stay.
-      for (const [id, x] of after) {
-        const e = this.#entries.get(id);
-        if (e) { e.node = x.node; e.endpoint = x.endpoint; }
-      }
-      await Promise.all([...d.added, ...d.rebuilt].map((id) => this.#addEntry(after.get(id)!.node, after.get(id)!.endpoint)));
-    });
+      const after = endpointsOf(next);
+      await this.#failover.exclusive(async () => {
+        const previous = [...this.#actives];
+        this.#actives = this.#actives.filter((id) => !leaving.includes(id));
+        this.#emitActive(previous, 'config: endpoint removed');
+        for (const id of leaving) {
+          await this.#entries.get(id)?.backend?.close().catch(() => undefined);
+          this.#entries.delete(id);
+          this.#monitor?.forget(id);
+        }
+        this.#config = next;
+        // Weight, labels and node facts of kept endpoints come from the new config; backend and health stay.
+        for (const [id, x] of after) {
+          const e = this.#entries.get(id);
+          if (e) { e.node = x.node; e.endpoint = x.endpoint; }
+        }
+        await Promise.all([...d.added, ...d.rebuilt].map((id) => this.#addEntry(after.get(id)!.node, after.get(id)!.endpoint)));
+      });
+    } finally {
+      leaving.forEach((id) => this.#leaving.delete(id));
+    }
     if (this.#state === 'running' && (d.selectionChanged || d.changed.length > 0)) {
       await this.triggerReselection('config reloaded');
     }
-    return { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed };
+    return result;
   }
 }

@@ -188,3 +188,19 @@ export class AlertEvaluator {
     return this.states().filter((s) => s.firing);
   }
 }
+
+/**
+ * Checker of one alert condition in the shape the config loader takes (`checkCondition` option of
+ * parseConfig / loadConfigFile): the message and the 0-based offset inside the condition, so the
+ * issue is reported at its line and column in the YAML file.
+ */
+export function checkConditionForConfig(condition: string): { message: string; offset?: number } | undefined {
+  try {
+    parseCondition(condition, METRIC_NAMES);
+    return undefined;
+  } catch (e) {
+    if (!isXdbmError(e)) throw e;
+    const pos = e.details?.['position'];
+    return { message: `condition: ${e.message}`, offset: typeof pos === 'number' ? pos : undefined };
+  }
+}

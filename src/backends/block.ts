@@ -33,6 +33,8 @@ export const SLOT_PROBE_LIMIT = 8;
 export const MAX_SLOTS = 16;
 /** Alignment of buffers handed to O_DIRECT. */
 const MEM_ALIGN_BYTES = 4096;
+/** How long close() waits for in-flight operations when the endpoint sets no ioTimeoutMs. */
+export const CLOSE_WAIT_MS = 10_000;
 
 const SLOT_MAGIC = Buffer.from('XDBMSLT1', 'latin1');
 const SLOT_LIVE = 1;
@@ -139,6 +141,10 @@ export class BlockBackend extends BackendBase implements RawDevice {
   readonly #slotCache = new Map<number, SlotHeader | null>();
   /** Name-based operations run one at a time (they read-modify-write slot headers). */
   #slotQueue: Promise<unknown> = Promise.resolve();
+  /** Device operations in flight: close waits for them, so a queued pwrite never hits a reused fd. */
+  readonly #inflight = new Set<Promise<unknown>>();
+  /** fds left open because an operation on them never returned (a hung device). */
+  #leakedFds: number[] = [];
 
   constructor(config: EndpointConfig, native?: NativeIo) {
     super(config);
@@ -174,13 +180,26 @@ export class BlockBackend extends BackendBase implements RawDevice {
   }
 
   protected override async doClose(): Promise<void> {
-    await this.#slotQueue.catch(() => undefined);
     const fd = this.fd;
     this.fd = -1;
     try {
-      if (fd >= 0) this.native?.close(fd);
+      if (fd >= 0 && (await this.#drain(this.config.ioTimeoutMs ?? CLOSE_WAIT_MS))) this.native?.close(fd);
+      else if (fd >= 0) this.#leakedFds.push(fd);
     } finally {
       await this.releaseDevice();
+    }
+  }
+
+  /** Waits for in-flight device operations; false when some are still stuck after waitMs. */
+  async #drain(waitMs: number): Promise<boolean> {
+    if (this.#inflight.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = Promise.allSettled([...this.#inflight]).then(() => true);
+    const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), waitMs); });
+    try {
+      return await Promise.race([settled, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -358,6 +377,7 @@ export class BlockBackend extends BackendBase implements RawDevice {
       isBlockDevice: l.isBlockDevice,
       dataRegionBytes: l.probeStartBytes,
       probeAreaBytes: l.endBytes - l.probeStartBytes,
+      ...(this.#leakedFds.length ? { stuckFdsLeftOpen: this.#leakedFds.length } : {}),
     };
   }
 
@@ -450,8 +470,12 @@ export class BlockBackend extends BackendBase implements RawDevice {
   }
 
   async #io<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.fd < 0) throw new XdbmError(ErrorCode.CLOSED, `${this.endpointId}: ${what}: backend closed`);
+    const op = fn();
+    this.#inflight.add(op);
+    op.then(() => this.#inflight.delete(op), () => this.#inflight.delete(op));
     try {
-      return await withIoTimeout(fn(), this.config.ioTimeoutMs, `${this.endpointId}: ${what}`);
+      return await withIoTimeout(op, this.config.ioTimeoutMs, `${this.endpointId}: ${what}`);
     } catch (e) {
       if (e instanceof XdbmError) {
         if (e.message.startsWith(this.endpointId)) throw e;

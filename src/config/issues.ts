@@ -27,6 +27,8 @@ export interface PositionMap {
   key(path: string): SourcePos | undefined;
   /** True when the node at path is a scalar (its own position is then the best one to report). */
   isScalar(path: string): boolean;
+  /** Where the text of a one-line scalar starts when source and value match character for character. */
+  contentStart?(path: string): SourcePos | undefined;
 }
 
 export const NO_POSITIONS: PositionMap = {
@@ -46,9 +48,11 @@ export class IssueList {
    * Records an issue. `at: 'node'` (default) reports a scalar at its value and a mapping or list at its
    * key (the `weights:` line rather than its first child); `at: 'key'` reports the key itself (unknown keys).
    */
-  add(path: string, message: string, opts: { at?: IssueAt; code?: ErrorCode } = {}): void {
+  add(path: string, message: string, opts: { at?: IssueAt; code?: ErrorCode; offset?: number } = {}): void {
     const issue: ConfigIssue = { path, message };
-    const pos = this.positionOf(path, opts.at ?? 'node');
+    const start = opts.offset !== undefined ? this.positions.contentStart?.(path) : undefined;
+    let pos = start ? { line: start.line, column: start.column + opts.offset! } : this.positionOf(path, opts.at ?? 'node');
+    if (!pos && this.positions !== NO_POSITIONS) pos = { line: 1, column: 1 }; // e.g. an empty document
     if (pos) {
       issue.line = pos.line;
       issue.column = pos.column;
@@ -117,7 +121,7 @@ function positionText(sourceName: string | undefined, i: ConfigIssue): string {
 
 /** One line per issue: `file:line:col path: message`, sorted by position. */
 export function formatIssueLines(issues: readonly ConfigIssue[], sourceName?: string): string[] {
-  return sortIssues(issues).map((i) => `${positionText(sourceName, i)}${i.path}: ${i.message}`);
+  return sortIssues(issues).map((i) => `${positionText(sourceName, i)}${i.path ? `${i.path}: ` : ''}${i.message}`);
 }
 
 export function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {

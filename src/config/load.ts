@@ -8,12 +8,12 @@ import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
 import { IssueList, throwIfIssues, type ConfigIssue } from './issues.js';
 import { Reader } from './reader.js';
 import { configToObject } from './serialize.js';
-import { ROOT_KEY, validateDocument } from './validate.js';
+import { ROOT_KEY, validateDocument, type ValidateOptions } from './validate.js';
 import { newNodeContext, readNode } from './validate-nodes.js';
 import { readYaml } from './yaml-source.js';
 import type { ManagerConfig, NodeConfig } from './types.js';
 
-export interface ParseOptions {
+export interface ParseOptions extends ValidateOptions {
   /** Directory that relative paths (file:, metadata path, socket path) resolve against; default: working directory. */
   baseDir?: string;
 }
@@ -23,7 +23,7 @@ export function parseConfig(text: string, sourceName?: string, opts: ParseOption
   const src = readYaml(text);
   throwIfIssues(src.syntaxIssues, sourceName);
   const issues = new IssueList(src.positions);
-  const cfg = validateDocument(src.value, issues, opts.baseDir);
+  const cfg = validateDocument(src.value, issues, opts);
   throwIfIssues(issues, sourceName);
   return cfg!;
 }
@@ -32,11 +32,23 @@ export function parseConfig(text: string, sourceName?: string, opts: ParseOption
  * Reads and validates a YAML file. Relative paths inside resolve against the file's directory.
  * XDBM_CONFIG_NOT_FOUND when the file does not exist.
  */
-export async function loadConfigFile(file: string): Promise<ManagerConfig> {
+export async function loadConfigFile(file: string, opts: Omit<ParseOptions, 'baseDir'> = {}): Promise<ManagerConfig> {
   const abs = path.resolve(file);
-  let text: string;
+  const text = await readConfigText(file, abs);
+  const cfg = parseConfig(text, file, { ...opts, baseDir: path.dirname(abs) });
+  cfg.sourcePath = abs;
+  return cfg;
+}
+
+/** Reads a node file for `xdbm nodes add` (relative paths resolve against its directory). */
+export async function loadNodeFile(file: string): Promise<NodeConfig> {
+  const abs = path.resolve(file);
+  return parseNodeYaml(await readConfigText(file, abs), file, { baseDir: path.dirname(abs) });
+}
+
+async function readConfigText(file: string, abs: string): Promise<string> {
   try {
-    text = await readFile(abs, 'utf8');
+    return await readFile(abs, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
@@ -45,9 +57,6 @@ export async function loadConfigFile(file: string): Promise<ManagerConfig> {
     }
     throw fromSystemError(e, `reading configuration file ${file}`);
   }
-  const cfg = parseConfig(text, file, { baseDir: path.dirname(abs) });
-  cfg.sourcePath = abs;
-  return cfg;
 }
 
 /**
@@ -58,7 +67,7 @@ export function configFromObject(obj: unknown, opts: ParseOptions = {}): Manager
   const isWrapped = obj !== null && typeof obj === 'object' && !Array.isArray(obj) && ROOT_KEY in obj;
   const doc = isWrapped ? obj : { [ROOT_KEY]: obj };
   const issues = new IssueList();
-  const cfg = validateDocument(doc, issues, opts.baseDir);
+  const cfg = validateDocument(doc, issues, opts);
   throwIfIssues(issues);
   return cfg!;
 }

@@ -7,6 +7,13 @@ import { didYouMean } from './suggest.js';
 
 export type Obj = Record<string, unknown>;
 
+/**
+ * Checks an alert condition expression; returns undefined when fine, else what is wrong and the
+ * 0-based offset inside the condition. The config layer only requires a non-empty string; the alert
+ * engine supplies this checker so that a file is judged whole, conditions included.
+ */
+export type ConditionChecker = (condition: string) => { message: string; offset?: number } | undefined;
+
 export function typeName(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
@@ -25,8 +32,11 @@ export interface NumRules {
 }
 
 export class Reader {
-  /** @param baseDir directory that relative paths resolve against (default: working directory) */
-  constructor(readonly issues: IssueList, readonly baseDir?: string) {}
+  /**
+   * @param baseDir directory that relative paths resolve against (default: working directory)
+   * @param checkCondition optional checker of alert conditions (see ConditionChecker)
+   */
+  constructor(readonly issues: IssueList, readonly baseDir?: string, readonly checkCondition?: ConditionChecker) {}
 
   /**
    * The mapping at `path` (null counts as an empty one), with every key not in `allowed` reported at
@@ -137,7 +147,7 @@ export class Reader {
     }
     const out: Record<string, string> = {};
     for (const [k, val] of Object.entries(v as Obj)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) || k === '__proto__') {
         this.issues.add(joinPath(path, k), `label name '${k}' must start with a letter or '_' and hold only letters, digits, '_', '.', '-'`, { at: 'key' });
       } else if (typeof val === 'string' && val.length > 0) {
         out[k] = val;

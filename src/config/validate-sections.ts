@@ -3,6 +3,7 @@
  * sections xdbm adds: wal, alert_rules, admin. Cross-section rules live in validate.ts.
  */
 import nodePath from 'node:path';
+import { ErrorCode } from '../errors.js';
 import { PROBE_KINDS, SELECTION_POLICIES, type ProbeKind } from '../types.js';
 import { DEFAULTS, DEFAULT_ALERT_RULES, defaultAckQuorum, defaultProbeTimeoutMs, defaultSocketPath } from './defaults.js';
 import { joinPath } from './issues.js';
@@ -257,8 +258,14 @@ export function readAlerts(r: Reader, path: string, value: unknown): AlertRuleCo
     const cond = m['condition'];
     let condition = base?.condition ?? '';
     if (cond !== undefined) {
-      if (typeof cond !== 'string' || cond.trim() === '') r.issues.add(joinPath(p, 'condition'), `'condition' must be a non-empty expression such as 'overall_availability < 0.7', got ${typeName(cond)}`);
-      else condition = cond.trim();
+      const cPath = joinPath(p, 'condition');
+      if (typeof cond !== 'string' || cond.trim() === '') {
+        r.issues.add(cPath, `'condition' must be a non-empty expression such as 'overall_availability < 0.7', got ${typeName(cond)}`);
+      } else {
+        condition = cond;
+        const bad = r.checkCondition?.(cond);
+        if (bad) r.issues.add(cPath, bad.message, { offset: bad.offset, code: ErrorCode.EXPRESSION_INVALID });
+      }
     }
     const rule: AlertRuleConfig = {
       ruleName: name,

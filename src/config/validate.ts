@@ -6,13 +6,20 @@
 import { DEFAULTS } from './defaults.js';
 import { distinctDomains, failureDomainOf } from './domains.js';
 import { IssueList, joinPath } from './issues.js';
-import { Reader, typeName, type Obj } from './reader.js';
+import { Reader, typeName, type ConditionChecker, type Obj } from './reader.js';
 import { readAdmin, readAlerts, readFailover, readMonitoring, readSelection, readWal } from './validate-sections.js';
 import { newNodeContext, readNodes, type NodeContext } from './validate-nodes.js';
 import type { ManagerConfig } from './types.js';
 import { didYouMean } from './suggest.js';
 
 export const ROOT_KEY = 'dynamic_backend_manager';
+
+export interface ValidateOptions {
+  /** Directory that relative paths resolve against (default: working directory). */
+  baseDir?: string;
+  /** Checker of alert conditions written in the file (default: any non-empty string passes). */
+  checkCondition?: ConditionChecker;
+}
 export const MANAGER_KEYS = [
   'target_active_backends', 'health_check_interval_ms', 'candidate_nodes', 'selection_policy', 'failover',
   'monitoring', 'wal', 'alert_rules', 'admin',
@@ -22,8 +29,8 @@ export const MANAGER_KEYS = [
  * Validates `{ dynamic_backend_manager: {...} }`. Top-level keys starting with `x-` are ignored (a place
  * for YAML anchors). Returns the config, or undefined when issues were recorded.
  */
-export function validateDocument(value: unknown, issues: IssueList, baseDir?: string): ManagerConfig | undefined {
-  const r = new Reader(issues, baseDir);
+export function validateDocument(value: unknown, issues: IssueList, opts: ValidateOptions = {}): ManagerConfig | undefined {
+  const r = new Reader(issues, opts.baseDir, opts.checkCondition);
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
     issues.add('', `the configuration must be a mapping with the key '${ROOT_KEY}', got ${typeName(value)}`);
     return undefined;
@@ -35,7 +42,7 @@ export function validateDocument(value: unknown, issues: IssueList, baseDir?: st
     }
   }
   if (!r.require(top, '', ROOT_KEY, 'the whole configuration sits under this key (seed section 6.1)')) return undefined;
-  const cfg = validateManager(r, ROOT_KEY, top[ROOT_KEY], newNodeContext(baseDir));
+  const cfg = validateManager(r, ROOT_KEY, top[ROOT_KEY], newNodeContext(opts.baseDir));
   return issues.length === 0 ? cfg : undefined;
 }
 

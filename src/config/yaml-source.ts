@@ -17,6 +17,7 @@ class Positions implements PositionMap {
   readonly values = new Map<string, SourcePos>();
   readonly keys = new Map<string, SourcePos>();
   readonly scalars = new Set<string>();
+  readonly starts = new Map<string, SourcePos>();
   value(path: string): SourcePos | undefined {
     return this.values.get(path);
   }
@@ -25,6 +26,9 @@ class Positions implements PositionMap {
   }
   isScalar(path: string): boolean {
     return this.scalars.has(path);
+  }
+  contentStart(path: string): SourcePos | undefined {
+    return this.starts.get(path);
   }
 }
 
@@ -45,7 +49,7 @@ export function readYaml(text: string, rootPath = ''): YamlSource {
   });
   const positions = new Positions();
   if (syntaxIssues.length > 0) return { value: undefined, positions, syntaxIssues };
-  const walker = new Walker(doc, positions, posAt);
+  const walker = new Walker(doc, positions, posAt, text);
   const value = doc.contents === null ? null : walker.walk(doc.contents as Node, rootPath, 0);
   return { value, positions, syntaxIssues };
 }
@@ -57,6 +61,7 @@ class Walker {
     private readonly doc: Document,
     private readonly positions: Positions,
     private readonly posAt: (offset: number) => SourcePos,
+    private readonly text: string,
   ) {}
 
   walk(node: Node | null | undefined, path: string, depth: number): unknown {
@@ -70,6 +75,11 @@ class Walker {
     if (isScalar(node)) {
       this.positions.scalars.add(path);
       const v = node.value;
+      if (typeof v === 'string' && node.range && (node.type === 'PLAIN' || node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE')) {
+        const q = node.type === 'PLAIN' ? 0 : 1;
+        const raw = this.text.slice(node.range[0] + q, node.range[0] + q + v.length);
+        if (raw === v && !v.includes('\n')) this.positions.starts.set(path, this.posAt(node.range[0] + q));
+      }
       return typeof v === 'bigint' ? Number(v) : v;
     }
     if (isSeq(node)) {
@@ -92,15 +102,16 @@ class Walker {
         const key = String(rawKey);
         const childPath = joinPath(path, key);
         if (keyNode?.range) this.positions.keys.set(childPath, this.posAt(keyNode.range[0]));
-        out[key] = this.walk(pair.value as Node | null, childPath, depth + 1);
+        // defineProperty: a `__proto__` key stays an own key (reported as unknown), never a prototype
+        Object.defineProperty(out, key, { value: this.walk(pair.value as Node | null, childPath, depth + 1), enumerable: true, writable: true, configurable: true });
         if (pair.value === null && keyNode?.range) this.positions.values.set(childPath, this.posAt(keyNode.range[0]));
       }
       for (const m of merged) {
         const v = this.walk(m, `${path}<<`, depth + 1);
         if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
           for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-            if (!(k in out)) {
-              out[k] = val;
+            if (!Object.hasOwn(out, k)) {
+              Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
               const childPath = joinPath(path, k);
               const at = m.range ? this.posAt(m.range[0]) : undefined;
               if (at) {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkAlertRules } from '../alerts/evaluator.js';
+import { checkAlertRules, checkConditionForConfig } from '../alerts/evaluator.js';
 import type { ManagerConfig, NodeConfig } from '../config/types.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
 import * as loader from '../config/load.js';
@@ -62,12 +62,12 @@ export async function loadWhole(file: string): Promise<ManagerConfig> {
       details: { path: abs },
     });
   }
-  const cfg = await loader.loadConfigFile(abs);
+  const cfg = await loader.loadConfigFile(abs, { checkCondition: checkConditionForConfig });
   return checkWhole(cfg, abs);
 }
 
 export function parseWhole(text: string, sourceName: string): ManagerConfig {
-  return checkWhole(loader.parseConfig(text, sourceName), sourceName);
+  return checkWhole(loader.parseConfig(text, sourceName, { checkCondition: checkConditionForConfig }), sourceName);
 }
 
 export function parseNode(text: string, sourceName: string): NodeConfig {

@@ -64,6 +64,7 @@ export class XdbmDaemon {
   #startedAtMs = Date.now();
   #stopping?: Promise<void>;
   #opts: DaemonOptions;
+  #dispatch?: ReturnType<typeof makeDispatch>;
 
   private constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -96,6 +97,9 @@ export class XdbmDaemon {
     const configPath = opts.configPath ?? defaultConfigPath();
     const cfg = await loadWhole(configPath);
     this.log.info({ configPath, nodes: cfg.candidateNodes.length }, 'config loaded');
+    // HTTP settings are checked before the manager starts, so a refused host has no side effects.
+    const httpSpec = opts.http ?? (cfg.admin.http ? `${cfg.admin.http.host}:${cfg.admin.http.port}` : DEFAULT_HTTP);
+    const httpServer = httpSpec === false ? undefined : this.#makeHttp(httpSpec, opts.tokenFile ?? cfg.admin.tokenFile);
     this.#evaluator.setRules(cfg.alerts);
     this.#manager = await (opts.managerFactory ?? openManager)(cfg);
     this.#wireManagerEvents();
@@ -139,8 +143,7 @@ export class XdbmDaemon {
     const debounce = opts.watchDebounceMs ?? 300;
     if (debounce > 0) this.#reload.watch(debounce);
 
-    const httpSpec = opts.http ?? (cfg.admin.http ? `${cfg.admin.http.host}:${cfg.admin.http.port}` : DEFAULT_HTTP);
-    if (httpSpec !== false) await this.#startHttp(httpSpec, opts.tokenFile ?? cfg.admin.tokenFile, dispatch, opts.http !== undefined);
+    if (httpServer) await this.#startHttp(httpServer, dispatch, opts.http !== undefined);
 
     this.#tick();
     this.#timer = setInterval(() => this.#tick(), opts.tickMs ?? 1000);
@@ -158,16 +161,20 @@ export class XdbmDaemon {
     this.log.info({ socketPath: this.#admin.socketPath, http: this.#http?.url ?? null }, 'daemon ready');
   }
 
-  async #startHttp(spec: string, tokenFile: string | undefined, dispatch: ReturnType<typeof makeDispatch>, explicit: boolean): Promise<void> {
+  #makeHttp(spec: string, tokenFile: string | undefined): OpsHttpServer {
     const { host, port } = parseHostPort(spec);
-    const server = new OpsHttpServer({
+    return new OpsHttpServer({
       host,
       port,
       tokenFile,
       metrics: () => this.#metricsText(),
       state: () => this.dashboardState(),
-      dispatch,
+      dispatch: (method, params) => this.#dispatch!(method, params),
     });
+  }
+
+  async #startHttp(server: OpsHttpServer, dispatch: ReturnType<typeof makeDispatch>, explicit: boolean): Promise<void> {
+    this.#dispatch = dispatch;
     try {
       await server.listen();
       this.#http = server;
@@ -175,10 +182,10 @@ export class XdbmDaemon {
       const code = (e as NodeJS.ErrnoException).code;
       // The default port being taken must not keep the manager down at 3 a.m.; an explicit one must.
       if (!explicit && code === 'EADDRINUSE') {
-        this.log.warn({ host, port }, `HTTP port ${port} in use: running without HTTP (give --http HOST:PORT)`);
+        this.log.warn(`HTTP address ${server.address} in use: running without HTTP (give --http HOST:PORT)`);
         return;
       }
-      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `cannot listen on http://${spec}: ${(e as Error).message}`, { syscallCode: code, cause: e });
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `cannot listen on http://${server.address}: ${(e as Error).message}`, { syscallCode: code, cause: e });
     }
   }
 

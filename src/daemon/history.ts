@@ -19,7 +19,9 @@ export type TimelineEvent =
   | { kind: 'reload'; atMs: number; ok: boolean; file: string; summary: string };
 
 export interface HistoryLimits {
+  /** Points kept per backend (default 150: 5 minutes at one point every 2 s). */
   latencyPoints: number;
+  latencySampleMs: number;
   timelineEvents: number;
 }
 
@@ -27,19 +29,27 @@ export class OpsHistory {
   #latency = new Map<string, LatencyPoint[]>();
   #timeline: TimelineEvent[] = [];
   #failovers: FailoverRecord[] = [];
+  #lastSampleMs = -Infinity;
   readonly limits: HistoryLimits;
 
   constructor(limits: Partial<HistoryLimits> = {}) {
-    this.limits = { latencyPoints: limits.latencyPoints ?? 300, timelineEvents: limits.timelineEvents ?? 200 };
+    this.limits = {
+      latencyPoints: limits.latencyPoints ?? 150,
+      latencySampleMs: limits.latencySampleMs ?? 2000,
+      timelineEvents: limits.timelineEvents ?? 200,
+    };
   }
 
+  /** Adds one point per backend, at most one every `latencySampleMs` (older points drop off). */
   sampleLatency(backends: readonly BackendStatus[], nowMs: number): void {
+    if (nowMs - this.#lastSampleMs < this.limits.latencySampleMs) return;
+    this.#lastSampleMs = nowMs;
     const seen = new Set<string>();
     for (const b of backends) {
       seen.add(b.endpointId);
       let pts = this.#latency.get(b.endpointId);
       if (!pts) this.#latency.set(b.endpointId, (pts = []));
-      pts.push({ atMs: nowMs, avgLatencyUs: b.metrics.avgLatencyUs, p99LatencyUs: b.metrics.p99LatencyUs });
+      pts.push({ atMs: nowMs, avgLatencyUs: Math.round(b.metrics.avgLatencyUs), p99LatencyUs: Math.round(b.metrics.p99LatencyUs) });
       if (pts.length > this.limits.latencyPoints) pts.splice(0, pts.length - this.limits.latencyPoints);
     }
     for (const id of [...this.#latency.keys()]) if (!seen.has(id)) this.#latency.delete(id);

@@ -96,6 +96,11 @@ export class OpsHttpServer {
     return `http://${h}:${this.#port}/`;
   }
 
+  /** host:port as configured (before listen) */
+  get address(): string {
+    return `${this.#opts.host}:${this.#opts.port}`;
+  }
+
   get tokenRequired(): boolean {
     return this.#token !== undefined;
   }
@@ -147,6 +152,11 @@ export class OpsHttpServer {
     if (p === '/' || p === '/index.html') return this.#static(res, 'text/html; charset=utf-8', DASHBOARD_HTML);
     if (p === '/dashboard.js') return this.#static(res, 'text/javascript; charset=utf-8', DASHBOARD_JS);
     if (p === '/dashboard.css') return this.#static(res, 'text/css; charset=utf-8', DASHBOARD_CSS);
+    if (p === '/favicon.ico') {
+      res.writeHead(204, { 'Cache-Control': 'max-age=86400' });
+      res.end();
+      return;
+    }
     if (p.startsWith('/api/')) {
       if (this.#token && !tokenMatches(req.headers.authorization, this.#token)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="xdbm"');

@@ -109,7 +109,11 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var W = 600, H = 220, L = 48, R = 8, T = 8, B = 20;
     var s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'latency per backend' });
     var ids = Object.keys(st.latency);
-    var tMax = st.nowMs, tMin = tMax - 5 * 60 * 1000, vMax = 1;
+    // The window spans the history there is: at least 30 s, at most 5 min.
+    var tMax = st.nowMs, first = tMax, vMax = 1;
+    ids.forEach(function (id) { if (st.latency[id].length && st.latency[id][0].atMs < first) first = st.latency[id][0].atMs; });
+    var spanMs = Math.min(5 * 60 * 1000, Math.max(30 * 1000, tMax - first));
+    var tMin = tMax - spanMs;
     ids.forEach(function (id) {
       st.latency[id].forEach(function (p) { if (p.atMs >= tMin && p.avgLatencyUs > vMax) vMax = p.avgLatencyUs; });
     });
@@ -121,7 +125,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       lab.textContent = fmtUs(vMax * (4 - i) / 4);
       s.appendChild(lab);
     }
-    var tl = svg('text', { x: L, y: H - 4 }); tl.textContent = '-5 min'; s.appendChild(tl);
+    var tl = svg('text', { x: L, y: H - 4 }); tl.textContent = '-' + Math.round(spanMs / 1000) + ' s'; s.appendChild(tl);
     var tr = svg('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }); tr.textContent = 'now'; s.appendChild(tr);
     var activeIds = {};
     st.active.forEach(function (a) { activeIds[a.endpointId] = true; });

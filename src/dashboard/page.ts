@@ -76,7 +76,8 @@ section.wide { grid-column: 1 / -1; }
 .nodes { display:grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap:10px; }
 .node { border:1px solid #2a333d; border-radius:6px; padding:6px 8px; }
 .node h3 { margin:0 0 4px; font-size:13px; } .node h3 .sub { font-size:11px; }
-.ep { display:flex; justify-content:space-between; gap:6px; font-size:12px; padding:2px 0; }
+.ep { display:flex; justify-content:space-between; align-items:center; gap:6px; font-size:12px; padding:2px 0; }
+.ep .badge { flex:none; white-space:nowrap; }
 .ep.active { font-weight:700; } .ep.active::before { content:"\\25CF "; color:var(--accent); }
 .chart svg { width:100%; height:220px; display:block; } .chart text { fill:var(--muted); font-size:10px; }
 .legend { list-style:none; padding:0; margin:6px 0 0; display:flex; flex-wrap:wrap; gap:4px 12px; font-size:11px; }

@@ -11,7 +11,8 @@
  *    full every 30th and stress every 60th round (round 0 runs them all due, so the first scores have
  *    bandwidth figures). With only ['basic'] listed every round is basic;
  *  - a backend that is not open (init failed at start, or closed after a failover) is initialised
- *    before its probe; an init failure counts as a failed probe;
+ *    before its probe; an init failure counts as a failed probe; a FAILED backend that is not active
+ *    is closed and reopened before each probe, so a repaired fault is noticed;
  *  - after a round's probes have all finished, fail-slow (src/health/fail-slow.ts, peer comparison)
  *    turns HEALTHY backends much slower than their peers DEGRADED and back;
  *  - counts: totalChecks, failedChecks, lastFullScanMs (round start to its last probe's end).
@@ -66,6 +67,8 @@ export interface MonitorHost {
   onTransition(endpointId: string, t: Transition, reason: string): void;
   /** A round's probes all finished. */
   onRoundComplete?(round: number): void;
+  /** The backend is in the active set (its handles are in use by the data path). */
+  isActive?(endpointId: string): boolean;
 }
 
 export interface MonitorOptions {
@@ -185,6 +188,11 @@ export class HealthMonitor {
     this.#inFlight.add(endpointId);
     const cfg = this.#host.config();
     try {
+      // A FAILED backend out of the active set is reopened each round, so that a fixed fault (a directory
+      // restored, a remount, a reconnected target) is seen: its init recreates the probe area.
+      if (backend.isOpen && this.#records.get(endpointId)?.health.state === 'FAILED' && !this.#host.isActive?.(endpointId)) {
+        await backend.close().catch(() => undefined);
+      }
       if (!backend.isOpen) {
         try {
           await backend.init();

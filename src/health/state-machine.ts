@@ -3,9 +3,11 @@
  *
  * On a failed probe: consecutiveFailures++;
  *   >= failureThreshold            -> FAILED (entering FAILED fires failover when the backend is active);
- *   >= degradedThreshold, HEALTHY  -> DEGRADED;
- *   UNKNOWN                        -> UNHEALTHY (failing, below the failure threshold);
- *   otherwise the state stays.
+ *   >  degradedThreshold           -> UNHEALTHY (failing again, still below the failure threshold);
+ *   == degradedThreshold, HEALTHY  -> DEGRADED (seed: first sign of trouble);
+ *   UNKNOWN                        -> UNHEALTHY (failing before it ever passed);
+ *   otherwise the state stays (HEALTHY below degradedThreshold, DEGRADED at it).
+ * With degradedThreshold 1 and failureThreshold 3: HEALTHY -> DEGRADED -> UNHEALTHY -> FAILED.
  * On a passed probe: consecutiveFailures = 0, consecutiveSuccesses++;
  *   FAILED / UNHEALTHY -> DEGRADED (seed: "recovering");
  *   DEGRADED -> HEALTHY, except after a FAILED: then recoveryThreshold consecutive successes are needed
@@ -76,7 +78,9 @@ export function applyProbe(prev: HealthRecord, outcome: ProbeOutcome, t: Thresho
     if (r.consecutiveFailures >= t.failureThreshold) {
       r.state = 'FAILED';
       r.recoveringFromFailure = true;
-    } else if (r.state === 'UNKNOWN') {
+    } else if (r.state === 'FAILED') {
+      // FAILED stays FAILED until a probe passes (cf can sit below a failureThreshold raised by a reload)
+    } else if (r.state === 'UNKNOWN' || r.consecutiveFailures > t.degradedThreshold) {
       r.state = 'UNHEALTHY';
     } else if (r.consecutiveFailures >= t.degradedThreshold && r.state === 'HEALTHY') {
       r.state = 'DEGRADED';

@@ -32,6 +32,11 @@ export interface UringJob {
   random: boolean;
   /** Fill byte for writes. */
   fillByte?: number;
+  /**
+   * Hung-device guard: when operations are in flight and none completes for this long, the job fails
+   * with XDBM_IO_TIMEOUT (errno ETIMEDOUT) instead of waiting forever. Unset: wait forever.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface UringJobResult {

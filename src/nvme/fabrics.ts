@@ -1,8 +1,8 @@
 /**
  * NVMe over Fabrics (TCP) discovery, connect and disconnect through libnvme.
- * Every call that writes /dev/nvme-fabrics or sysfs runs on the libuv pool (koffi `.async`), and
- * tree work is serialized per thread (withNvmeLock), so two backends connecting to one target
- * in parallel end up sharing one controller.
+ * Every call that writes /dev/nvme-fabrics or sysfs runs on the libuv pool (koffi `.async`).
+ * Work on one target is serialized per thread (withNvmeLock), so two backends connecting to one
+ * target in parallel share one controller, while a hung target holds up nobody else.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -40,7 +40,16 @@ export interface ConnectOptions extends FabricsTarget {
   keepAliveTmoS?: number;
   /** Host NQN to connect as; default hostNqn(). */
   hostnqn?: string;
+  /** Give up waiting after this long (default CONNECT_TIMEOUT_MS); see connect(). */
+  connectTimeoutMs?: number;
 }
+
+/**
+ * How long connect and discover wait for the kernel. A TCP connect to a dead host fails in about
+ * 3 s (nvme-tcp allows one SYN retry), but a target that accepts TCP and never answers the
+ * fabrics Connect command holds the write to /dev/nvme-fabrics for the admin timeout (60 s).
+ */
+export const CONNECT_TIMEOUT_MS = 20_000;
 
 export interface ConnectResult {
   /** Controller name, e.g. 'nvme0'. */
@@ -116,7 +125,9 @@ async function addCtrl(
  * Connects to subsystem `subsysnqn` at host:port over TCP, or reuses a controller already
  * connected to it (created: false). Errors: XDBM_INVALID_ARGUMENT, XDBM_LIBNVME_UNAVAILABLE,
  * XDBM_NVME_ERROR (errno and details.nvmeErrno say why: ENVME_CONNECT_OPEN when this kernel has
- * no /dev/nvme-fabrics, ENVME_CONNECT_CONNREFUSED, ENVME_CONNECT_WRITE for timeouts, ...).
+ * no /dev/nvme-fabrics, ENVME_CONNECT_CONNREFUSED, ENVME_CONNECT_WRITE for timeouts, ...;
+ * syscallCode ETIMEDOUT when connectTimeoutMs passed first). A connect that completes after its
+ * caller gave up is disconnected again before the next connect to that target may run.
  */
 export async function connect(o: ConnectOptions, lib: LibNvme = loadLibnvme()): Promise<ConnectResult> {
   assertTarget(o);
@@ -137,25 +148,55 @@ export async function connect(o: ConnectOptions, lib: LibNvme = loadLibnvme()): 
       });
     }
   }
-  return withNvmeLock(async () => {
-    const existing = matchController(await listControllers(), o);
-    if (existing) return { ctrlName: existing.name, created: false };
-    return withRoot(lib, async (root) => {
-      const h = lookupHost(lib, root, o.hostnqn);
-      try {
-        const c = await addCtrl(lib, root, h, o.subsysnqn, o, fabricsConfig(lib, o));
-        const name = lib.nvme_ctrl_get_name(c);
-        if (!name) throw new XdbmError(ErrorCode.NVME_ERROR, 'connected, but libnvme returned no controller name');
-        return { ctrlName: name, created: true };
-      } catch (e) {
-        // Someone else connected it between our check and our connect: reuse theirs.
-        if ((e as XdbmError).errno === ENVME_CONNECT_ALREADY) {
-          const raced = matchController(await listControllers(), o);
-          if (raced) return { ctrlName: raced.name, created: false };
-        }
-        throw e;
+  const target = o;
+  const what = `connect to ${o.subsysnqn} at ${o.host}:${o.port}`;
+  return withDeadline(what, o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, (abandoned) =>
+    withNvmeLock(`tcp:${o.host}:${o.port}/${o.subsysnqn}`, async () => {
+      const r = await connectLocked(target, lib);
+      if (abandoned() && r.created) await disconnect(r.ctrlName, lib).catch(() => undefined);
+      return r;
+    }));
+}
+
+/** Runs `op`; rejects with XDBM_NVME_ERROR (ETIMEDOUT) after timeoutMs, telling `op` it was abandoned. */
+async function withDeadline<T>(what: string, timeoutMs: number, op: (abandoned: () => boolean) => Promise<T>): Promise<T> {
+  let gaveUp = false;
+  let timer: NodeJS.Timeout | undefined;
+  const work = op(() => gaveUp);
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      gaveUp = true;
+      reject(new XdbmError(ErrorCode.NVME_ERROR, `${what}: no answer within ${timeoutMs} ms`, {
+        syscallCode: 'ETIMEDOUT', details: { timeoutMs },
+      }));
+    }, timeoutMs);
+  });
+  work.catch(() => undefined); // its late failure has nobody left to tell
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function connectLocked(o: ConnectOptions, lib: LibNvme): Promise<ConnectResult> {
+  const existing = matchController(await listControllers(), o);
+  if (existing) return { ctrlName: existing.name, created: false };
+  return withRoot(lib, async (root) => {
+    const h = lookupHost(lib, root, o.hostnqn);
+    try {
+      const c = await addCtrl(lib, root, h, o.subsysnqn, o, fabricsConfig(lib, o));
+      const name = lib.nvme_ctrl_get_name(c);
+      if (!name) throw new XdbmError(ErrorCode.NVME_ERROR, 'connected, but libnvme returned no controller name');
+      return { ctrlName: name, created: true };
+    } catch (e) {
+      // Someone else (another process) connected it between our check and our connect: reuse theirs.
+      if ((e as XdbmError).errno === ENVME_CONNECT_ALREADY) {
+        const raced = matchController(await listControllers(), o);
+        if (raced) return { ctrlName: raced.name, created: false };
       }
-    });
+      throw e;
+    }
   });
 }
 
@@ -166,7 +207,7 @@ export async function connect(o: ConnectOptions, lib: LibNvme = loadLibnvme()): 
 export async function disconnect(ctrlName: string, lib: LibNvme = loadLibnvme()): Promise<void> {
   assertCtrlName(ctrlName);
   if ((await readControllerState(ctrlName)) === null) return; // already deleted
-  await withNvmeLock(() =>
+  await withNvmeLock(`ctrl:${ctrlName}`, () =>
     withRoot(lib, async (root) => {
       const { value: c, errno } = await callAsync(lib.nvme_scan_ctrl, root, ctrlName);
       if (!c) {
@@ -183,9 +224,11 @@ export async function disconnect(ctrlName: string, lib: LibNvme = loadLibnvme())
  * Asks the discovery controller at host:port which subsystems it offers (connects a discovery
  * controller, reads the discovery log page, disconnects it again).
  */
-export async function discover(t: FabricsTarget & { hostnqn?: string }, lib: LibNvme = loadLibnvme()): Promise<DiscoveryEntry[]> {
+export async function discover(
+  t: FabricsTarget & { hostnqn?: string; connectTimeoutMs?: number }, lib: LibNvme = loadLibnvme(),
+): Promise<DiscoveryEntry[]> {
   assertTarget(t);
-  return withNvmeLock(() =>
+  return withDeadline(`discovery at ${t.host}:${t.port}`, t.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, () => withNvmeLock(`tcp:${t.host}:${t.port}/${DISCOVERY_NQN}`, () =>
     withRoot(lib, async (root) => {
       const h = lookupHost(lib, root, t.hostnqn);
       const c = await addCtrl(lib, root, h, DISCOVERY_NQN, t, fabricsConfig(lib, {}));
@@ -203,6 +246,5 @@ export async function discover(t: FabricsTarget & { hostnqn?: string }, lib: Lib
       } finally {
         await callAsync(lib.nvme_disconnect_ctrl, c);
       }
-    }),
-  );
+    })));
 }

@@ -8,7 +8,8 @@
  *
  * Calls that can block in the kernel (connect, discovery, log pages, scan, delete) are made with
  * koffi's `.async` form on the libuv thread pool; koffi hands back that thread's errno.
- * libnvme trees are not thread-safe: callers serialize tree work with `withNvmeLock`.
+ * Every operation builds, uses and frees its own tree (withRoot): trees are never shared between
+ * concurrent calls; `withNvmeLock` serializes operations on one target.
  */
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
 import { ErrorCode, XdbmError } from '../errors.js';
@@ -283,12 +284,21 @@ export function callAsync<A extends unknown[], R>(fn: AsyncFn<A, R>, ...args: A)
   });
 }
 
-let chain: Promise<unknown> = Promise.resolve();
+const chains = new Map<string, Promise<unknown>>();
 
-/** Serializes libnvme tree work within this thread (the library is not thread-safe per tree). */
-export function withNvmeLock<T>(fn: () => Promise<T>): Promise<T> {
-  const run = chain.then(fn, fn);
-  chain = run.catch(() => undefined);
+/**
+ * Serializes work under one key within this thread (e.g. one fabrics target), so two callers
+ * connecting to the same target share one controller. Each operation builds its own libnvme tree,
+ * so work under different keys may run at once: a target that hangs a connect holds up only itself.
+ */
+export function withNvmeLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = chains.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  chains.set(key, tail);
+  void tail.then(() => {
+    if (chains.get(key) === tail) chains.delete(key);
+  });
   return run;
 }
 

@@ -73,7 +73,7 @@ function namespacesOf(lib: LibNvme, c: NvmeCtrl): NamespaceInfo[] {
  * libnvme identifies every namespace, which can stall on a controller that is reconnecting.
  */
 export async function scanControllers(lib: LibNvme = loadLibnvme()): Promise<ControllerInfo[]> {
-  return withNvmeLock(() =>
+  return withNvmeLock('scan', () =>
     withRoot(lib, async (root) => {
       const { value: rc, errno } = await callAsync(lib.nvme_scan_topology, root, null, null);
       if (rc < 0) {

@@ -43,6 +43,7 @@ export class XdbmPromMetrics {
   #alertFiring: client.Gauge<'rule' | 'severity'>;
   #healthSummary: client.Gauge<'state'>;
   #lastObserved = new Map<string, number>();
+  #histLabels = new Map<string, { endpoint_id: string; node_id: string; type: string }>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const reg = this.registry;
@@ -144,10 +145,17 @@ export class XdbmPromMetrics {
       const at = b.metrics.lastUpdateMs;
       if (at > 0 && this.#lastObserved.get(b.endpointId) !== at) {
         this.#lastObserved.set(b.endpointId, at);
+        this.#histLabels.set(b.endpointId, labels);
         this.#latencyHist.observe(labels, b.metrics.avgLatencyUs);
       }
     }
-    for (const id of this.#lastObserved.keys()) if (!seen.has(id)) this.#lastObserved.delete(id);
+    for (const [id, labels] of this.#histLabels) {
+      if (seen.has(id)) continue;
+      // A backend removed from the config: its histogram series go too.
+      this.#latencyHist.remove(labels);
+      this.#histLabels.delete(id);
+      this.#lastObserved.delete(id);
+    }
 
     this.#alertFiring.reset();
     for (const a of s.alerts) if (a.firing) this.#alertFiring.set({ rule: a.ruleName, severity: a.severity }, 1);

@@ -99,6 +99,11 @@ describe('config errors: structure', () => {
     expect(issues[0]!.line).toBeGreaterThanOrEqual(posOf(t, '[10.0.0.2').line);
   });
 
+  it('empty file: one issue at 1:1 saying what the file must hold', () => {
+    const issues = issuesFor('# nothing here\n');
+    expect(issues).toEqual([{ path: '', line: 1, column: 1, message: "the configuration must be a mapping with the key 'dynamic_backend_manager', got nothing" }]);
+  });
+
   it('duplicate key in one mapping', () => {
     const t = edit('  target_active_backends: 3', '  target_active_backends: 3\n  target_active_backends: 2');
     const issues = issuesFor(t);

@@ -6,6 +6,8 @@ describe('did-you-mean', () => {
     expect(editDistance('kitten', 'sitting')).toBe(3);
     expect(editDistance('', 'abc')).toBe(3);
     expect(editDistance('same', 'same')).toBe(0);
+    expect(editDistance('nsf', 'nfs')).toBe(1);
+    expect(editDistance('ca', 'abc')).toBe(3);
   });
 
   it('suggests close keys, prefixes of one key, and nothing for far ones', () => {

@@ -52,8 +52,8 @@ describe('selectActive: failure domains', () => {
   });
 
   it('a candidate without the label is its own node domain', () => {
-    expect(domainOf({ nodeId: 'n9', labels: {} }, 'rack')).toBe('node=n9');
-    expect(domainOf({ nodeId: 'n9', labels: { rack: 'r1' } }, 'rack')).toBe('rack=r1');
+    expect(domainOf({ nodeId: 'n9', labels: {} }, 'rack')).toBe('node:n9');
+    expect(domainOf({ nodeId: 'n9', labels: { rack: 'r1' } }, 'rack')).toBe('r1');
     expect(domainOf({ nodeId: 'n9', labels: { rack: 'r1' } }, 'node')).toBe('n9');
   });
 });

@@ -34,6 +34,16 @@ describe('health state machine (seed 3.1 with config thresholds)', () => {
     expect(r.failedAt).toEqual([3]);
     expect(r.rec.consecutiveFailures).toBe(5);
   });
+  it('with degradedThreshold 1: HEALTHY -> DEGRADED -> UNHEALTHY -> FAILED', () => {
+    let rec = applyProbe(initialHealth(), { ok: true, nowMs: 0 }, T).record;
+    const t1 = { ...T, degradedThreshold: 1 };
+    const states: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      rec = applyProbe(rec, { ok: false, nowMs: i }, t1).record;
+      states.push(rec.state);
+    }
+    expect(states).toEqual(['DEGRADED', 'UNHEALTHY', 'FAILED']);
+  });
   it('a pass resets the failure count', () => {
     expect(run('+--+--').states).toEqual(['HEALTHY', 'HEALTHY', 'DEGRADED', 'HEALTHY', 'HEALTHY', 'DEGRADED']);
   });

@@ -134,3 +134,20 @@ describe('mkdir of a nested root', () => {
     expect(existsSync(join(dir, 'p', 'q', 'r', '.xdbm-probe'))).toBe(true);
   });
 });
+
+describe('a really hung file operation', () => {
+  it('becomes XDBM_IO_TIMEOUT at ioTimeoutMs (open of a FIFO with no reader blocks in the kernel)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { openSync, closeSync, constants } = await import('node:fs');
+    const dir = root('fifo');
+    const b = createLocal(localEndpoint('hung', dir, { ioTimeoutMs: 100 }));
+    await b.init();
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    await expect(b.write('pipe', 0, Buffer.from('x'))).rejects.toMatchObject({ code: 'XDBM_IO_TIMEOUT' });
+    // Release the libuv thread still blocked in open(2): give the FIFO a reader.
+    const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    await new Promise((r) => setTimeout(r, 50));
+    closeSync(fd);
+  });
+});

@@ -1,6 +1,9 @@
 /** The loader: finds the addon from src/ and dist/, caches it, converts errors, accepts injection. */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, XdbmError } from '../../src/errors.js';
 import {
@@ -82,6 +85,35 @@ describe('native loader', () => {
       'fdatasync', 'deviceInfo', 'uringRunSync', 'uringRun', 'isAligned'] as const) {
       expect(typeof a[fn]).toBe('function');
       expect(typeof (loadRawNative() as unknown as Record<string, unknown>)[fn]).toBe('function');
+    }
+  });
+
+  it.skipIf(!ADDON_PATH)(`compiled to JS elsewhere in the package, it loads the addon inside a worker thread (${ADDON_PATH ? 'built' : NO_ADDON_REASON})`, async () => {
+    // A dist-like copy (transpiled, as tsc would emit it) under node_modules/.cache of this package.
+    const out = join(ROOT, 'node_modules', '.cache', `xdbm-native-loader-${process.pid}`);
+    const tmp = tempDir();
+    try {
+      for (const rel of ['src/errors', 'src/native/binding']) {
+        const js = ts.transpileModule(readFileSync(join(ROOT, `${rel}.ts`), 'utf8'), {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+        }).outputText;
+        mkdirSync(join(out, rel, '..'), { recursive: true });
+        writeFileSync(join(out, `${rel}.js`), js);
+      }
+      const bindingUrl = pathToFileURL(join(out, 'src', 'native', 'binding.js')).href;
+      const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const w = new Worker(new URL('./fixtures/loader-worker.mjs', import.meta.url), {
+          workerData: { bindingUrl, file: join(tmp.dir, 'w.bin') },
+        });
+        let msg: Record<string, unknown> | undefined;
+        w.on('message', (m) => { msg = m; });
+        w.on('error', reject);
+        w.on('exit', (code) => (code === 0 && msg ? resolve(msg) : reject(new Error(`worker exit ${code}`))));
+      });
+      expect(result).toEqual({ root: ROOT, same: true, code: 'XdbmError:XDBM_INVALID_ARGUMENT:22', cached: true });
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+      tmp.cleanup();
     }
   });
 });

@@ -1,5 +1,6 @@
 /** io_uring batches (raw syscalls, no liburing) on an O_DIRECT file. */
 import { execFile } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -103,6 +104,25 @@ describe.skipIf(!ADDON_PATH)(`io_uring jobs (${ADDON_PATH ? 'built' : NO_ADDON_R
         expect.objectContaining({ code: 'XDBM_INVALID_ARGUMENT', errno: 22 }),
       );
       await expect(n.uringRun(fd, job({ totalOps: 1, ...b }))).rejects.toMatchObject({ code: 'XDBM_INVALID_ARGUMENT' });
+    }
+  });
+
+  it('a hung operation (read of an empty FIFO) fails the job with XDBM_IO_TIMEOUT after stallTimeoutMs', async () => {
+    const fifo = join(tmp.dir, 'hang.fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const rw = n.open(fifo, { direct: false, write: true }); // O_RDWR: open does not wait for a peer
+    try {
+      const hang = job({ op: 'read', regionLengthBytes: 4096, random: false, totalOps: 1, stallTimeoutMs: 150 });
+      let err: unknown;
+      try { n.uringRunSync(rw, hang); } catch (e) { err = e; }
+      expect(err).toMatchObject({ code: 'XDBM_IO_TIMEOUT', errno: 110, syscallCode: 'ETIMEDOUT' });
+      expect((err as Error).message).toMatch(/hang\.fifo.*1 operation\(s\) made no progress for 150 ms/);
+      await expect(n.uringRun(rw, { ...hang, queueDepth: 4, totalOps: 4 })).rejects.toMatchObject({ code: 'XDBM_IO_TIMEOUT' });
+      // Without the guard the same job would wait; with data available it completes.
+      writeSync(rw, Buffer.alloc(4096, 1)); // pipes take no positional writes
+      expect(n.uringRunSync(rw, hang)).toMatchObject({ ops: 1, errors: 0 });
+    } finally {
+      n.close(rw);
     }
   });
 

@@ -58,3 +58,25 @@ describe('libnvme errno names', () => {
     expect(e.message).toContain('connection refused');
   });
 });
+
+describe('withNvmeLock', () => {
+  it('serializes work under one key and lets other keys run at once', async () => {
+    const { withNvmeLock } = await import('../../src/nvme/libnvme.js');
+    const log: string[] = [];
+    const step = (name: string, ms: number) => async () => {
+      log.push(`${name}+`);
+      await new Promise((r) => setTimeout(r, ms));
+      log.push(`${name}-`);
+    };
+    const a1 = withNvmeLock('t1', step('a1', 60));
+    const a2 = withNvmeLock('t1', step('a2', 10));
+    const b1 = withNvmeLock('t2', step('b1', 10));
+    const failing = withNvmeLock('t1', async () => { throw new Error('boom'); });
+    const a3 = withNvmeLock('t1', step('a3', 1));
+    await Promise.all([a1, a2, b1, a3, failing.catch(() => undefined)]);
+    // b1 ran while a1 held t1; a2 and a3 waited their turn, after a failure in between.
+    expect(log.indexOf('b1-')).toBeLessThan(log.indexOf('a1-'));
+    expect(log.filter((e) => e.startsWith('a'))).toEqual(['a1+', 'a1-', 'a2+', 'a2-', 'a3+', 'a3-']);
+    await expect(failing).rejects.toThrow('boom');
+  });
+});

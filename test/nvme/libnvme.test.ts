@@ -118,6 +118,28 @@ describe('fabrics without a target', () => {
     await expect(disconnect('sda')).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
   });
 
+  it.skipIf(!HAS_FABRICS)('a target that accepts TCP and never answers: connect gives up at connectTimeoutMs (needs nvme-tcp: runs in the testbed guest)', async () => {
+    const { createServer } = await import('node:net');
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((s) => { sockets.add(s); s.on('error', () => undefined); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    try {
+      const t0 = performance.now();
+      const err = await connect({ ...opts, port, connectTimeoutMs: 1500 }).then(() => undefined, (e: unknown) => e);
+      const ms = performance.now() - t0;
+      expect(err).toMatchObject({ code: ErrorCode.NVME_ERROR, syscallCode: 'ETIMEDOUT' });
+      expect(ms).toBeGreaterThanOrEqual(1400);
+      expect(ms).toBeLessThan(5000);
+      expect(sockets.size).toBeGreaterThan(0); // the kernel did connect and is waiting for an answer
+    } finally {
+      for (const s of sockets) s.destroy(); // lets the blocked kernel connect fail, freeing its pool thread
+      await new Promise((r) => server.close(r));
+    }
+    // The abandoned connect finishes (fails) and the next connect to that target can run.
+    await expect(connect({ ...opts, port, connectTimeoutMs: 10_000 })).rejects.toMatchObject({ code: ErrorCode.NVME_ERROR });
+  });
+
   it('disconnect of a controller that does not exist is a no-op', async () => {
     await expect(disconnect('nvme987')).resolves.toBeUndefined();
   });

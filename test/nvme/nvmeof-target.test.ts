@@ -76,6 +76,7 @@ describe.skipIf(!m)(`real NVMe/TCP target (${SKIP_REASON})`, () => {
     expect(h.smart).not.toBeNull();
     expect(h.smart!.criticalWarning).toBe(0);
     expect(h.anaState === null || h.anaState === 'optimized').toBe(true);
+    console.log(`health of ${a.ctrlName} nsid ${nsid}: ${JSON.stringify(h)}`);
 
     const t1 = performance.now();
     await disconnect(a.ctrlName);
@@ -123,6 +124,25 @@ describe.skipIf(!m)(`real NVMe/TCP target (${SKIP_REASON})`, () => {
       expect(await readControllerState(theirs.ctrlName)).toBe('live');
     } finally {
       await disconnect(theirs.ctrlName);
+    }
+  });
+
+  it('two backends on one target share one controller; the last close disconnects it', async () => {
+    const a = new NvmeofBackend({ ...endpoint(), endpointId: 'share-a' });
+    const b = new NvmeofBackend({ ...endpoint(), endpointId: 'share-b' });
+    await Promise.all([a.init(), b.init()]);
+    try {
+      expect(a.ctrlName).toBe(b.ctrlName);
+      expect(controllerRefs()[a.ctrlName!]).toEqual({ refs: 2, owned: true });
+      const ctrl = a.ctrlName!;
+      await a.close();
+      expect(await readControllerState(ctrl)).toBe('live');
+      expect((await b.read('x', 0, 0).catch((e: { code: string }) => e.code))).toBe(ErrorCode.IO_ERROR); // b still works (no such name)
+      await b.close();
+      expect(await readControllerState(ctrl)).toBeNull();
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 

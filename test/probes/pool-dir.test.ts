@@ -178,7 +178,8 @@ describe('ProbePool metrics and concurrency', () => {
   it('a caller abort resolves XDBM_PROBE_ABORTED and frees the endpoint', async () => {
     const d = dir();
     const ac = new AbortController();
-    const p = pool.run(dirTarget('abort', d), 'stress', { timeoutMs: 5000, durationMs: 2000, queueDepth: 2, signal: ac.signal });
+    // direct=false: fs writes, which stop between operations; termination inside the addon is pool-terminate.test.ts
+    const p = pool.run(dirTarget('abort', d, false), 'stress', { timeoutMs: 5000, durationMs: 2000, queueDepth: 2, signal: ac.signal });
     setTimeout(() => ac.abort(), 50);
     const r = await p;
     expect(r.ok).toBe(false);

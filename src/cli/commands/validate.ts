@@ -1,20 +1,27 @@
 /**
- * `xdbm validate <file> [--json]`: checks a configuration file offline (no daemon needed).
+ * `xdbm validate <file> [--json] [--node]`: checks a configuration file (or, with --node, a node file
+ * for `xdbm nodes add`) offline, no daemon needed.
  * Exit 0 with a one-line summary when valid; exit 2 with every issue as `file:line:col path: message`
  * when not, or when the file is missing.
  */
 import type { Command } from 'commander';
-import { isXdbmError } from '../../errors.js';
-import { loadConfigFile } from '../../config/load.js';
+import { ErrorCode, isXdbmError } from '../../errors.js';
+import { loadConfigFile, loadNodeFile } from '../../config/load.js';
 import { formatIssueLines, issuesOf } from '../../config/issues.js';
 import { distinctDomains } from '../../config/domains.js';
 import type { ManagerConfig } from '../../config/types.js';
+import type { ConditionChecker } from '../../config/reader.js';
+import { parseCondition } from '../../alerts/expr.js';
+import { METRIC_NAMES } from '../../alerts/monitoring.js';
 
 export const EXIT_VALID = 0;
 export const EXIT_INVALID = 2;
+export const EXIT_FAILURE = 1;
 
 export interface ValidateOptions {
   json?: boolean;
+  /** The file holds one candidate node (the format of `xdbm nodes add`), not a whole configuration. */
+  node?: boolean;
 }
 
 export interface ValidateOutcome {
@@ -34,10 +41,33 @@ export function summaryOf(cfg: ManagerConfig): { nodes: number; endpoints: numbe
   };
 }
 
+/**
+ * Alert conditions checked by the alert engine's own parser over the known metric names, so that
+ * `xdbm validate` accepts exactly what the daemon accepts, with the column inside the condition.
+ */
+export const checkAlertCondition: ConditionChecker = (condition) => {
+  try {
+    parseCondition(condition, METRIC_NAMES);
+    return undefined;
+  } catch (e) {
+    if (!isXdbmError(e)) throw e;
+    const pos = e.details?.['position'];
+    return { message: `condition: ${e.message}`, offset: typeof pos === 'number' ? pos : undefined };
+  }
+};
+
 /** Validates `file`; returns what the command prints and its exit code (the CLI action writes them). */
 export async function runValidate(file: string, opts: ValidateOptions = {}): Promise<ValidateOutcome> {
   try {
-    const cfg = await loadConfigFile(file);
+    if (opts.node) {
+      const node = await loadNodeFile(file);
+      const s = { nodeId: node.nodeId, endpoints: node.endpoints.map((e) => e.endpointId) };
+      const stdout = opts.json
+        ? JSON.stringify({ ok: true, file, node: s }, null, 2) + '\n'
+        : `ok: node ${s.nodeId}, ${s.endpoints.length} endpoint${s.endpoints.length === 1 ? '' : 's'} (${s.endpoints.join(', ')})\n`;
+      return { exitCode: EXIT_VALID, stdout, stderr: '' };
+    }
+    const cfg = await loadConfigFile(file, { checkCondition: checkAlertCondition });
     const s = summaryOf(cfg);
     const stdout = opts.json
       ? JSON.stringify({ ok: true, file, summary: s }, null, 2) + '\n'
@@ -46,11 +76,13 @@ export async function runValidate(file: string, opts: ValidateOptions = {}): Pro
   } catch (e) {
     if (!isXdbmError(e)) throw e;
     const issues = issuesOf(e);
+    // a file that is wrong or missing is bad input (2); anything else (EACCES, EIO) is a failure (1)
+    const exitCode = e.code === ErrorCode.CONFIG_INVALID || e.code === ErrorCode.CONFIG_NOT_FOUND ? EXIT_INVALID : EXIT_FAILURE;
     if (opts.json) {
-      return { exitCode: EXIT_INVALID, stdout: JSON.stringify({ ok: false, file, code: e.code, message: e.message, issues }, null, 2) + '\n', stderr: '' };
+      return { exitCode, stdout: JSON.stringify({ ok: false, file, code: e.code, message: e.message, issues }, null, 2) + '\n', stderr: '' };
     }
     if (issues.length === 0) {
-      return { exitCode: EXIT_INVALID, stdout: '', stderr: `xdbm validate: ${e.message} [${e.code}]\n` };
+      return { exitCode, stdout: '', stderr: `xdbm validate: ${e.message} [${e.code}]\n` };
     }
     const lines = formatIssueLines(issues, file);
     const n = issues.length;
@@ -68,6 +100,7 @@ export function register(program: Command): void {
     .description('check a configuration file (YAML) and print every error with file:line:col')
     .argument('<file>', 'YAML configuration file')
     .option('--json', 'print the result as JSON')
+    .option('--node', 'the file holds one candidate node (as for `xdbm nodes add`), not a whole configuration')
     .action(async (file: string, opts: ValidateOptions) => {
       const out = await runValidate(file, opts);
       if (out.stdout) process.stdout.write(out.stdout);

@@ -35,13 +35,14 @@ step() {
 step cluster-smoke bash "$HERE/cluster-smoke.sh" "$N" || { echo "cluster bring-up failed" >&2; exit 1; }
 
 # The project's own real-target NVMe test (NVME engineer), when it exists.
-if [ -f /work/main/test/nvme/nvmeof-target.test.ts ]; then
+PROJECT_TESTS="${XDBM_TB_PROJECT_TESTS:-1}"
+if [ "$PROJECT_TESTS" = 1 ] && [ -f /work/main/test/nvme/nvmeof-target.test.ts ]; then
   target="$(bash "$TB" addr 1):4420/$(bash "$TB" nqn 1)"
   step nvmeof-target-test env XDBM_NVME_TARGET="$target" npx vitest run test/nvme/nvmeof-target.test.ts
 fi
 
 # `xdbm probe` against real backends, when the CLI has it.
-if [ -f /work/main/dist/src/cli/commands/probe.js ]; then
+if [ "$PROJECT_TESTS" = 1 ] && [ -f /work/main/dist/src/cli/commands/probe.js ]; then
   step probe-cli bash "$HERE/probe-cli.sh"
 fi
 

@@ -152,6 +152,12 @@ export async function runFault(spec) {
     result.activesOnDistinctNodes = nodes.size === manager.getActiveBackends().length;
 
     const victim = await ensureVictim(manager, spec.types, spec.node);
+    // Start from a settled set: the victim and its peers HEALTHY for a moment.
+    const settled = await waitFor('settled actives', () => {
+      const a = manager.getActiveBackends();
+      return a.length >= 3 && a.some((x) => x.endpointId === victim) && a.every((x) => x.state === 'HEALTHY');
+    }, 30_000, 200);
+    result.settledBeforeFault = settled.ok;
     const vStatus = manager.getCandidates().find((c) => c.endpointId === victim);
     faultNode = nodeNum(vStatus.nodeId);
     result.victim = victim;
@@ -166,13 +172,15 @@ export async function runFault(spec) {
     result.ackedBeforeFault = writers.acked.size;
 
     // --- inject ---
-    t.beforeFault = Date.now();
+    // Time zero is the moment just before tb.sh starts changing the target (under TCG the script
+    // itself takes a few hundred ms, and the fault is live somewhere inside that window).
+    t.fault = Date.now();
     if (spec.fault !== 'none') {
       await tb('fault', spec.fault, faultNode, ...(spec.arg !== undefined ? [spec.arg] : []));
       injected = true;
     }
-    t.fault = Date.now();
-    result.injectMs = t.fault - t.beforeFault;
+    t.beforeFault = t.fault;
+    result.injectMs = Date.now() - t.fault;
     log(`fault ${spec.fault} on node ${faultNode} (victim ${victim})`);
 
     const victimEvents = () => events.filter((e) => e.atMs >= t.beforeFault && (e.endpointId === victim || e.failedId === victim));
@@ -239,6 +247,11 @@ export async function runFault(spec) {
         if (firstBad.length < 5) firstBad.push({ index, problem: e?.code ?? String(e) });
       }
     }
+    try {
+      const ws = walLog.stats?.();
+      if (ws) result.walStats = { appended: ws.appended, acked: ws.acked, checksumFailures: ws.checksumFailures, readFallbacks: ws.readFallbacks,
+        ensembleChanges: ws.ensembleChanges.map((c) => ({ ...c, afterFaultMs: t.fault ? c.atMs - t.fault : null })) };
+    } catch { /* optional */ }
     result.integrity = {
       acked: writers.acked.size,
       lost,

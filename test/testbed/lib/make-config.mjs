@@ -4,7 +4,9 @@
 //   /mnt/xdbm/nodeI), local file:///var/lib/xdbm-tb/nodeI/local (low weight: it is not on node I's
 //   network, so network faults would never reach it).
 // Usage: make-config.mjs N OUT.yaml [--types nvmeof,nfs,local]
-// Small NVMe fabrics timeouts and short health intervals keep the fault tests deterministic.
+// Small NVMe fabrics timeouts keep the fault tests deterministic. Probe interval/deadline are
+// generous: under TCG on a loaded 2-core host, 30 endpoints probed each second with a 2 s deadline
+// time out in waves (probe queueing, not the storage), and the whole pool flaps.
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 
@@ -62,7 +64,7 @@ for (let i = 1; i <= n; i++) {
 const config = {
   dynamic_backend_manager: {
     target_active_backends: 3,
-    health_check_interval_ms: env('XDBM_TB_HEALTH_INTERVAL_MS', 1000),
+    health_check_interval_ms: env('XDBM_TB_HEALTH_INTERVAL_MS', 2000),
     candidate_nodes: nodes,
     selection_policy: {
       algorithm: 'weighted_score',
@@ -82,7 +84,7 @@ const config = {
       enable_detailed_metrics: true,
       metrics_export_interval_ms: 10000,
       health_check_types: ['basic'],
-      probe_timeout_ms: env('XDBM_TB_PROBE_TIMEOUT_MS', 2000),
+      probe_timeout_ms: env('XDBM_TB_PROBE_TIMEOUT_MS', 8000),
       fail_slow: { enabled: true, peer_ratio: 3, min_latency_us: 20000, min_peers: 2 },
     },
     wal: {

@@ -1,0 +1,88 @@
+/**
+ * The dashboard in a real headless Chromium (playwright-core + Debian's /usr/bin/chromium) against a
+ * real daemon: it shows 3 actives and the candidates by node, then after `xdbm failover <one>` the new
+ * active and the failover in the timeline. Leaves test/dashboard/screenshots/after-failover.png.
+ * Skipped only when no Chromium is installed (apt-get install chromium); it runs on the CI image.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, ensureBuilt, ROOT, startDaemon, tempDir, writeCluster, type DaemonHandle } from '../ops/helpers/harness.js';
+
+const CHROMIUM = process.env['XDBM_CHROMIUM'] ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
+const SHOTS = path.join(ROOT, 'test/dashboard/screenshots');
+
+describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
+  let dir: string;
+  let d: DaemonHandle;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = tempDir('xdbm-dash-');
+    const cfg = writeCluster(dir, { nodes: 6 });
+    d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 'd.sock'), '--http', '127.0.0.1:0', '--no-watch']);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await d?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows 3 actives and the candidates by node', async () => {
+    await page.goto(d.url!);
+    await page.locator('[data-testid=active] .card').nth(2).waitFor();
+    const actives = await page.locator('[data-testid=active] .card').evaluateAll((els) => els.map((e) => e.getAttribute('data-endpoint')));
+    expect(actives).toHaveLength(3);
+    const api = JSON.parse((await cli(['active', '--json', '--socket', d.socket])).stdout) as { endpointId: string }[];
+    expect([...actives].sort()).toEqual(api.map((a) => a.endpointId).sort());
+    await expect.poll(() => page.locator('[data-testid=candidates] .node').count()).toBe(6);
+    expect(await page.locator('[data-testid=candidates] .ep.active').count()).toBe(3);
+    expect(await page.locator('[data-testid=candidates] [data-node=node-01] [data-endpoint=local-01]').getAttribute('data-state')).toMatch(/HEALTHY|DEGRADED|UNKNOWN/);
+    // one latency line per backend in the inline SVG chart
+    await expect.poll(() => page.locator('[data-testid=chart] svg polyline').count()).toBe(6);
+    await expect.poll(() => page.locator('[data-testid=timeline] li.none').count()).toBe(1);
+    expect(await page.locator('[data-testid=alerts] li.none').count()).toBe(1);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('after `xdbm failover <one>` shows the new active and the failover in the timeline', async () => {
+    const before = await page.locator('[data-testid=active] .card').evaluateAll((els) => els.map((e) => e.getAttribute('data-endpoint')!));
+    const victim = before[0]!;
+    const r = await cli(['failover', victim, '--json', '--socket', d.socket]);
+    expect(r.code).toBe(0);
+    const rec = JSON.parse(r.stdout) as { replacementId: string };
+    expect(before).not.toContain(rec.replacementId);
+
+    await page.locator(`[data-testid=active] .card[data-endpoint="${rec.replacementId}"]`).waitFor({ timeout: 10_000 });
+    const after = await page.locator('[data-testid=active] .card').evaluateAll((els) => els.map((e) => e.getAttribute('data-endpoint')));
+    expect(after).toHaveLength(3);
+    expect(after).not.toContain(victim);
+    const item = page.locator(`[data-testid=timeline] li[data-kind=failover][data-failed="${victim}"]`);
+    await item.waitFor({ timeout: 10_000 });
+    expect(await item.getAttribute('data-replacement')).toBe(rec.replacementId);
+    expect(await item.textContent()).toMatch(new RegExp(`failover ${victim} -> ${rec.replacementId} in \\d+ ms \\(manual\\)`));
+    expect(await page.locator(`[data-testid=candidates] .ep.active[data-endpoint="${rec.replacementId}"]`).count()).toBe(1);
+
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const shot = path.join(SHOTS, 'after-failover.png');
+    await page.waitForTimeout(1500); // let a couple more latency points land so the chart has lines
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
+    expect(pageErrors).toEqual([]);
+  });
+});
