@@ -18,7 +18,7 @@ export function barChart(title: string, unit: string, series: string[], bars: Ba
   const max = Math.max(1e-9, ...bars.flatMap((b) => b.values.filter(Number.isFinite)));
   const groupW = (width - left - 20) / Math.max(1, bars.length);
   const barW = Math.max(4, (groupW - 16) / Math.max(1, series.length));
-  const colors = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#d53f8c'];
+  const colors = ['#2b6cb0', '#90cdf4', '#dd6b20', '#fbd38d', '#38a169', '#9ae6b4', '#805ad5', '#d6bcfa'];
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15">${esc(title)}</text>`,
@@ -42,8 +42,11 @@ export function barChart(title: string, unit: string, series: string[], bars: Ba
     parts.push(`<text x="${gx + groupW / 2 - 8}" y="${top + plotH + 16}" text-anchor="middle">${esc(b.label)}</text>`);
   });
   series.forEach((s, j) => {
-    parts.push(`<rect x="${left + j * 150}" y="${height - 24}" width="12" height="12" fill="${colors[j % colors.length]}"/>`);
-    parts.push(`<text x="${left + j * 150 + 16}" y="${height - 14}">${esc(s)}</text>`);
+    // legend: four entries a row, two rows at most below the axis labels
+    const lx = left + (j % 4) * 165;
+    const ly = height - 34 + Math.floor(j / 4) * 16;
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colors[j % colors.length]}"/>`);
+    parts.push(`<text x="${lx + 16}" y="${ly}">${esc(s)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

@@ -177,6 +177,7 @@ export class BlockBackend extends BackendBase implements RawDevice {
     this.fd = fd;
     this.devicePath = path;
     this.#slotCache.clear();
+    this.#inflight.clear(); // what is still stuck belongs to an earlier fd, left open by doClose
   }
 
   protected override async doClose(): Promise<void> {

@@ -4,6 +4,7 @@
  * has a deadline (ioTimeoutMs, default 5000): a hung soft or hard mount becomes XDBM_IO_TIMEOUT.
  * ESTALE maps to XDBM_STALE_HANDLE.
  */
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EndpointConfig } from '../config/types.js';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
@@ -61,7 +62,10 @@ export class NfsBackend extends FileBackendBase {
     } catch (e) {
       throw fromSystemError(e, `${this.endpointId}: read mountinfo`);
     }
-    this.#mount = checkNfsMount(findMount(entries, this.#mountPoint), this.#mountPoint);
+    // mountinfo lists real paths: follow symlinks in the configured mount point (bounded: a hung
+    // mount can block realpath too).
+    const real = await withIoTimeout(realpath(this.#mountPoint), this.#timeoutMs, `${this.endpointId}: realpath`).catch(() => this.#mountPoint);
+    this.#mount = checkNfsMount(findMount(entries, real), this.#mountPoint);
     // Never create the mount point itself: only the probe directory inside the mounted export.
     await this.initDirs(false);
   }

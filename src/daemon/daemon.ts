@@ -106,7 +106,7 @@ export class XdbmDaemon {
 
     const ctx = this.#context();
     const dispatch = makeDispatch(ctx);
-    const socketPath = opts.socketPath ?? process.env['XDBM_SOCKET'] ?? cfg.admin.socketPath;
+    const socketPath = opts.socketPath || process.env['XDBM_SOCKET'] || cfg.admin.socketPath;
     this.#admin = new AdminServer({
       socketPath,
       dispatch: async (method, params) => {

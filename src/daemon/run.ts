@@ -12,7 +12,9 @@ export async function runDaemonProcess(opts: DaemonOptions): Promise<number> {
   try {
     daemon = await XdbmDaemon.start({ ...opts, logger: log });
   } catch (e) {
-    log.fatal({ err: e, code: isXdbmError(e) ? e.code : undefined }, 'daemon failed to start');
+    // A config or usage error is not a crash: log its code and details, keep stacks for real faults.
+    if (isXdbmError(e)) log.fatal({ code: e.code, error: e.message, details: e.details }, 'daemon failed to start');
+    else log.fatal({ err: e }, 'daemon failed to start');
     throw e;
   }
   return new Promise<number>((resolve) => {

@@ -12,7 +12,8 @@
  *    bandwidth figures). With only ['basic'] listed every round is basic;
  *  - a backend that is not open (init failed at start, or closed after a failover) is initialised
  *    before its probe; an init failure counts as a failed probe; a FAILED backend that is not active
- *    is closed and reopened before each probe, so a repaired fault is noticed;
+ *    is closed and reopened before its probe (at most once per max(interval, 1 s)), so a repaired
+ *    fault is noticed;
  *  - after a round's probes have all finished, fail-slow (src/health/fail-slow.ts, peer comparison)
  *    turns HEALTHY backends much slower than their peers DEGRADED and back;
  *  - counts: totalChecks, failedChecks, lastFullScanMs (round start to its last probe's end).
@@ -32,6 +33,8 @@ import {
 /** Every how many rounds a kind is due (basic: every round). */
 export const KIND_EVERY_ROUNDS: Readonly<Record<ProbeKind, number>> = { basic: 1, performance: 10, full: 30, stress: 60 };
 const KIND_RANK: Readonly<Record<ProbeKind, number>> = { basic: 0, performance: 1, full: 2, stress: 3 };
+/** A FAILED backend is closed and reopened at most this often (reconnecting NVMe is not free). */
+export const REOPEN_MIN_INTERVAL_MS = 1000;
 /** EWMA weight of one probe's error rate in the endpoint's errorRate. */
 export const ERROR_RATE_EWMA_ALPHA = 0.2;
 
@@ -90,6 +93,7 @@ export class HealthMonitor {
   readonly #records = new Map<string, EndpointHealth>();
   readonly #inFlight = new Set<string>();
   readonly #failSlow = new FailSlowTracker();
+  readonly #reopenedAtMs = new Map<string, number>();
   #timer?: NodeJS.Timeout;
   #running = false;
 
@@ -113,6 +117,7 @@ export class HealthMonitor {
   forget(endpointId: string): void {
     this.#records.delete(endpointId);
     this.#failSlow.forget(endpointId);
+    this.#reopenedAtMs.delete(endpointId);
     this.#opts.store?.release(endpointId);
   }
 
@@ -188,9 +193,11 @@ export class HealthMonitor {
     this.#inFlight.add(endpointId);
     const cfg = this.#host.config();
     try {
-      // A FAILED backend out of the active set is reopened each round, so that a fixed fault (a directory
+      // A FAILED backend out of the active set is reopened now and then, so that a fixed fault (a directory
       // restored, a remount, a reconnected target) is seen: its init recreates the probe area.
-      if (backend.isOpen && this.#records.get(endpointId)?.health.state === 'FAILED' && !this.#host.isActive?.(endpointId)) {
+      if (backend.isOpen && this.#records.get(endpointId)?.health.state === 'FAILED' && !this.#host.isActive?.(endpointId) &&
+          this.#now() - (this.#reopenedAtMs.get(endpointId) ?? 0) >= Math.max(cfg.healthCheckIntervalMs, REOPEN_MIN_INTERVAL_MS)) {
+        this.#reopenedAtMs.set(endpointId, this.#now());
         await backend.close().catch(() => undefined);
       }
       if (!backend.isOpen) {

@@ -80,8 +80,9 @@ export class DirectProbeRunner implements ProbeRunner {
       if (how !== 'done') {
         // Release the endpoint only when the stuck work really ends: at most one probe per backend.
         work.catch(() => undefined).finally(() => this.#inFlight.delete(id));
-        const code = how === 'timeout' ? ErrorCode.PROBE_TIMEOUT : ErrorCode.PROBE_TIMEOUT;
-        return this.#result(id, kind, tally, startedMs, { code, message: `${kind} probe of ${id} ${how === 'timeout' ? `exceeded ${opts.timeoutMs} ms` : 'was aborted'}` });
+        // An abort ends the probe like its deadline does: no verdict from this probe.
+        const why = how === 'timeout' ? `exceeded ${opts.timeoutMs} ms` : 'was aborted';
+        return this.#result(id, kind, tally, startedMs, { code: ErrorCode.PROBE_TIMEOUT, message: `${kind} probe of ${id} ${why}` });
       }
       this.#inFlight.delete(id);
       return this.#result(id, kind, tally, startedMs, tally.firstError ?? tally.failedCheck);

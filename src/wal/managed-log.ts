@@ -108,6 +108,7 @@ export class ReplicatedLog implements ManagedLog {
   #firstFailureAtMs = 0;
   #changeChain: Promise<void> = Promise.resolve();
   #changing = false;
+  #resync = false;
   #ackRound: Promise<void> | null = null;
   #fenced: XdbmError | null = null;
   #closed = false;
@@ -130,12 +131,28 @@ export class ReplicatedLog implements ManagedLog {
     this.#store = opts.metadataStore;
     this.#ownStore = !opts.metadataStore;
     try {
-      manager.on('active-changed', () => {
+      manager.on('active-changed', (e) => {
+        this.#onActiveChanged(e?.current);
         const w = this.#wakers;
         this.#wakers = [];
         for (const f of w) f();
       });
     } catch { /* a manager without events: waiting falls back to polling */ }
+  }
+
+  /**
+   * The manager moved the active set on its own (manual switch, reselection): members it dropped leave
+   * the ensemble as if failed (without a report), and new actives join, through the same single CAS.
+   */
+  #onActiveChanged(current: string[] | undefined): void {
+    if (!Array.isArray(current) || this.#closed || this.#fenced || !this.#meta) return;
+    const ids = this.#members.map((m) => m.id);
+    const same = ids.length === current.length && ids.every((id) => current.includes(id));
+    if (same) return;
+    for (const m of this.#members) if (!current.includes(m.id)) m.failed = true;
+    this.#resync = true;
+    if (this.#firstFailureAtMs === 0) this.#firstFailureAtMs = Date.now();
+    this.#changeChain = this.#changeChain.then(() => this.#changeEnsemble()).catch((e) => this.#failAll(e));
   }
 
   #nextChange = (): Promise<void> => new Promise((r) => { this.#wakers.push(r); });
@@ -277,7 +294,8 @@ export class ReplicatedLog implements ManagedLog {
   }
 
   async #changeEnsemble(): Promise<void> {
-    if (this.#closed || this.#fenced || !this.#members.some((m) => m.failed)) return;
+    if (this.#closed || this.#fenced || (!this.#resync && !this.#members.some((m) => m.failed))) return;
+    this.#resync = false;
     let next: Member[];
     for (;;) {
       const failedIds = this.#members.filter((m) => m.failed).map((m) => m.id);
@@ -292,6 +310,7 @@ export class ReplicatedLog implements ManagedLog {
       for (const m of next) if (!this.#members.includes(m)) void m.replica.close().catch(() => undefined);
     }
     if (this.#closed) return;
+    if (next.length === this.#members.length && next.every((m) => this.#members.includes(m))) return;
     // Pause acknowledgements for the CAS round trip only.
     this.#changing = true;
     try {

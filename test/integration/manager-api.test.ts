@@ -44,6 +44,10 @@ describe('queries', () => {
     const s = m.getStats();
     expect(s).toMatchObject({ activeCount: 3, targetCount: 3, total: 6, healthy: 6, failed: 0 });
     expect(s.totalChecks).toBeGreaterThanOrEqual(6);
+    m.recordDataPathOp('a1', 100, true, 4096);
+    m.recordDataPathOp('a1', 300, true, 4096);
+    m.recordDataPathOp('a2', 0, false);
+    expect(m.getStats()).toMatchObject({ successfulOperations: 2, failedOperations: 1, avgOperationLatencyUs: 200, p99OperationLatencyUs: 300 });
     await m.stop();
     await m.stop(); // idempotent
   });

@@ -4,7 +4,7 @@
  * file (no root needed) for the name-slot behaviour.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BlockBackend, computeLayout, create, isRawDevice, SLOT_BYTES } from '../../src/backends/block.js';
@@ -285,6 +285,25 @@ describe.skipIf(fileSkip !== undefined)(`BlockBackend name slots on a plain file
     const again = await open();
     expect((await again.readRaw((count - 1) * chunk.length, chunk.length)).equals(chunk)).toBe(true);
     expect(await again.healthInfo()).not.toHaveProperty('stuckFdsLeftOpen');
+  });
+
+  it('a write that never returns (hung device) times out with XDBM_IO_TIMEOUT; close leaves that fd open', async () => {
+    // No device-mapper/nbd in this kernel to hang a real device: the real addon with pwrite replaced
+    // by a promise that never settles stands in for a write stuck in the kernel.
+    const real = loadNative();
+    const stuck: NativeIo = { ...real, pwrite: () => new Promise<number>(() => undefined) };
+    const b = new BlockBackend({ ...endpoint(path), ioTimeoutMs: 100 }, stuck);
+    await b.init();
+    await expectCode(b.writeRaw(0, Buffer.alloc(512)), ErrorCode.IO_TIMEOUT);
+    const fd = (b as unknown as { fd: number }).fd;
+    await b.close();
+    expect(existsSync(`/proc/self/fd/${fd}`)).toBe(true); // not closed: a late pwrite cannot hit a reused fd
+    await b.init();
+    expect(await b.healthInfo()).toMatchObject({ stuckFdsLeftOpen: 1 });
+    const fd2 = (b as unknown as { fd: number }).fd;
+    await b.close();
+    expect(existsSync(`/proc/self/fd/${fd2}`) && fd2 !== fd).toBe(false); // nothing stuck on the new fd: closed
+    real.close(fd);
   });
 
   it('rejects a non-block target and a probe area too large for the device', async () => {

@@ -52,4 +52,15 @@ describe.skipIf(!ADDON_PATH)(`addon in worker threads (${ADDON_PATH ? 'built' : 
       expect(d.result).toMatchObject({ okRounds: 64, uringOps: 64 });
     }
   });
+
+  it('destroying the pool while a worker is inside a native io_uring job ends cleanly', async () => {
+    const pool = new Piscina({ filename: new URL('./fixtures/long-job-worker.mjs', import.meta.url).href, minThreads: 1, maxThreads: 1 });
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const task = pool.run({ addonPath: ADDON_PATH, file: join(tmp.dir, 'long.bin'), durationMs: 400, started });
+    const outcome = task.then(() => 'resolved', (e: Error) => `rejected:${e.message}`);
+    while (Atomics.load(started, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+    await pool.destroy();
+    expect(await outcome).toMatch(/^rejected:.*(terminat|destroy)/i);
+    expect(pool.threads.length).toBe(0);
+  });
 });

@@ -131,8 +131,8 @@ describe('startup config checks and socket discovery', () => {
       }));
       const r = await cli(['daemon', '--config', cfg, '--socket', path.join(dir, 's.sock'), '--no-http']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`${cfg}:32:`);
-      expect(r.stderr).toMatch(/alert_rules\[0\]\.condition: condition: unexpected '<'.* at position 24/);
+      expect(r.stderr).toContain(`${cfg}:28:40 dynamic_backend_manager.alert_rules[0].condition: condition: unexpected character '=' (use '==' to compare) at position 23`);
+      expect(r.stderr).toMatch(/fix: .*xdbm validate FILE/);
       expect(fs.existsSync(path.join(dir, 's.sock'))).toBe(false);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

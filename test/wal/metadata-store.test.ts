@@ -49,12 +49,12 @@ describe('FileMetadataStore', () => {
   let n = 0;
   casContract('file', async () => {
     const d = join(dir, `s${n++}`);
-    return { a: new FileMetadataStore({ dir: d }), b: new FileMetadataStore({ dir: d }) };
+    return { a: new FileMetadataStore({ path: join(d, 'meta.json') }), b: new FileMetadataStore({ path: join(d, 'meta.json') }) };
   });
 
   it('leaves no temp or lock files behind and rejects unsafe log names', async () => {
     const d = join(dir, 'clean');
-    const s = new FileMetadataStore({ dir: d });
+    const s = new FileMetadataStore({ path: d });
     await s.compareAndSet('raft', meta(1, ['a']), 0);
     expect(await readdir(d)).toEqual(['raft.json']);
     await expect(s.get('../etc/passwd')).rejects.toMatchObject({ code: 'XDBM_INVALID_ARGUMENT' });

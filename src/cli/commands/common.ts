@@ -56,7 +56,7 @@ const HINTS: Partial<Record<string, string>> = {
 };
 
 /** Prints the error (JSON on stdout with --json, else text on stderr) and returns the exit code. */
-export function reportError(e: unknown, json = false): number {
+export function reportError(e: unknown, json = false, hints: Partial<Record<string, string>> = {}): number {
   const code = exitCodeFor(e);
   if (json) {
     const body = isXdbmError(e)
@@ -74,7 +74,7 @@ export function reportError(e: unknown, json = false): number {
   } else if (msg.includes('\n')) {
     for (const l of msg.split('\n').slice(1)) lines.push(l);
   }
-  const hint = isXdbmError(e) ? HINTS[e.code] : undefined;
+  const hint = isXdbmError(e) ? hints[e.code] ?? HINTS[e.code] : undefined;
   if (hint) lines.push(`  fix: ${hint}`);
   process.stderr.write(lines.join('\n') + '\n');
   return code;

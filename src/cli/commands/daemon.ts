@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { runDaemonProcess } from '../../daemon/run.js';
+import { ErrorCode } from '../../errors.js';
 import { reportError } from './common.js';
 
 interface DaemonCliOpts {
@@ -34,7 +35,10 @@ export function register(program: Command): void {
         });
         process.exitCode = code;
       } catch (e) {
-        process.exitCode = reportError(e);
+        process.exitCode = reportError(e, false, {
+          [ErrorCode.CONFIG_INVALID]: 'fix the lines above (check with `xdbm validate FILE`) and start the daemon again',
+          [ErrorCode.DAEMON_ALREADY_RUNNING]: 'stop the running daemon (SIGTERM) or give another --socket PATH',
+        });
       }
     });
 }

@@ -1,19 +1,22 @@
 /**
- * FileMetadataStore: one JSON document per log, `<dir>/<log>.json` = { version, meta }.
+ * FileMetadataStore: one JSON document per log = { version, meta }. Given a directory, the document is
+ * `<dir>/<log>.json`; given a file path ending in .json (config default `data/xdbm-meta.json`), it is
+ * `<dir of it>/<base>.<log>.json`.
  * A change is written to a temp file, fsynced, renamed over the old one, and the directory fsynced, so
  * a crash leaves the old or the new document, never a mix. Compare-and-swap runs under a lock file
  * (O_EXCL) so writers in other processes on the same host serialise too; a lock older than
  * staleLockMs (its holder died) is broken.
  */
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ErrorCode, XdbmError, fromSystemError } from '../../errors.js';
 import type { LogMetadata, MetadataStore, VersionedMetadata } from './types.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,200}$/;
 
 export interface FileMetadataStoreOptions {
-  dir: string;
+  /** A directory, or a file path ending in .json whose directory and base name are used. */
+  path: string;
   staleLockMs?: number;
   lockWaitMs?: number;
 }
@@ -21,11 +24,18 @@ export interface FileMetadataStoreOptions {
 export class FileMetadataStore implements MetadataStore {
   readonly kind = 'file' as const;
   readonly dir: string;
+  readonly #filePrefix: string;
   readonly #staleLockMs: number;
   readonly #lockWaitMs: number;
 
   constructor(o: FileMetadataStoreOptions) {
-    this.dir = o.dir;
+    if (o.path.endsWith('.json')) {
+      this.dir = dirname(o.path);
+      this.#filePrefix = `${basename(o.path, '.json')}.`;
+    } else {
+      this.dir = o.path;
+      this.#filePrefix = '';
+    }
     this.#staleLockMs = o.staleLockMs ?? 10_000;
     this.#lockWaitMs = o.lockWaitMs ?? 5_000;
   }
@@ -34,7 +44,7 @@ export class FileMetadataStore implements MetadataStore {
     if (!NAME_RE.test(logName)) {
       throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `log name ${JSON.stringify(logName)} must match ${NAME_RE}`);
     }
-    return join(this.dir, `${logName}.json`);
+    return join(this.dir, `${this.#filePrefix}${logName}.json`);
   }
 
   async get(logName: string): Promise<VersionedMetadata | undefined> {

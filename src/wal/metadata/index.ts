@@ -10,5 +10,5 @@ export async function createMetadataStore(cfg: MetadataStoreConfig): Promise<Met
     return new EtcdMetadataStore({ endpoints: cfg.endpoints, prefix: cfg.prefix });
   }
   const { FileMetadataStore } = await import('./file-store.js');
-  return new FileMetadataStore({ dir: cfg.path });
+  return new FileMetadataStore({ path: cfg.path });
 }
