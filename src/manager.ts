@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { rename, writeFile } from 'node:fs/promises';
 import type { StorageBackend } from './backends/backend.js';
 import { createBackend } from './backends/index.js';
+import { withIoTimeout } from './backends/io-timeout.js';
 import { configToYaml, validateManagerConfig, validateNodeAgainst } from './config/index.js';
 import type { ManagerConfig, NodeConfig } from './config/types.js';
 import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from './errors.js';
@@ -129,7 +130,8 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
       return;
     }
     // Tolerant: a backend that does not initialise now is probed (and re-initialised) every round.
-    await entry.backend.init().catch((e: unknown) => {
+    // Bounded so one hung target (an NVMe connect, a hard NFS mount) cannot hold up start().
+    await withIoTimeout(entry.backend.init(), this.#config.failover.failoverTimeoutMs, `${endpoint.endpointId}: init`).catch((e: unknown) => {
       const err = fromSystemError(e, `${endpoint.endpointId}: init`);
       this.#warn(`backend ${endpoint.endpointId} did not initialise: ${err.message}`, { endpointId: endpoint.endpointId, code: err.code });
     });

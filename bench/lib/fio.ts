@@ -32,6 +32,9 @@ export interface FioResult {
   p50LatencyUs: number;
   p99LatencyUs: number;
   meanLatencyUs: number;
+  /** fdatasync latency percentiles when the job synced (fio `sync` section; clat excludes it). */
+  syncP50LatencyUs?: number;
+  syncP99LatencyUs?: number;
   version: string;
   command: string[];
 }
@@ -67,12 +70,15 @@ export async function runFio(job: FioJob): Promise<FioResult> {
   const { stdout } = await execFileAsync('fio', args, { maxBuffer: 64 * 1024 * 1024 });
   const json = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
     'fio version': string;
-    jobs: Array<Record<'read' | 'write', { iops: number; bw_bytes: number; clat_ns: { mean: number; percentile?: Record<string, number> } }>>;
+    jobs: Array<Record<'read' | 'write', { iops: number; bw_bytes: number; clat_ns: { mean: number; percentile?: Record<string, number> } }>
+      & { sync?: { lat_ns?: { percentile?: Record<string, number> } } }>;
   };
   const side = job.rw.includes('read') ? 'read' : 'write';
-  const s = json.jobs[0][side];
+  const s = json.jobs[0]![side];
   const pct = s.clat_ns.percentile ?? {};
+  const sp = json.jobs[0]!.sync?.lat_ns?.percentile;
   return {
+    ...(sp ? { syncP50LatencyUs: (sp['50.000000'] ?? 0) / 1000, syncP99LatencyUs: (sp['99.000000'] ?? 0) / 1000 } : {}),
     iops: s.iops,
     bandwidthMBps: s.bw_bytes / 1e6,
     p50LatencyUs: (pct['50.000000'] ?? 0) / 1000,

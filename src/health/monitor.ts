@@ -19,6 +19,7 @@
  *  - counts: totalChecks, failedChecks, lastFullScanMs (round start to its last probe's end).
  */
 import type { StorageBackend } from '../backends/backend.js';
+import { withIoTimeout } from '../backends/io-timeout.js';
 import type { ManagerConfig } from '../config/types.js';
 import { ErrorCode, fromSystemError } from '../errors.js';
 import type { MetricsStore } from '../metrics/types.js';
@@ -202,7 +203,8 @@ export class HealthMonitor {
       }
       if (!backend.isOpen) {
         try {
-          await backend.init();
+          // Bounded like a probe; a slow init keeps running and the next round finds it open.
+          await withIoTimeout(backend.init(), cfg.monitoring.probeTimeoutMs, `${endpointId}: init`);
         } catch (e) {
           const err = fromSystemError(e, `${endpointId}: init`);
           this.applyResult(this.#failure(endpointId, kind, err.code, err.message, err.errno));

@@ -361,9 +361,12 @@ export class ReplicatedLog implements ManagedLog {
       throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
     }
     const ep = epochFor(this.#meta, index);
-    const holders = ep ? [...ep.members] : [];
-    // Current members first: they are known healthy; then the rest of the epoch.
-    holders.sort((a, b) => Number(!this.#members.some((m) => m.id === a && !m.failed)) - Number(!this.#members.some((m) => m.id === b && !m.failed)));
+    const all = ep ? [...ep.members] : [];
+    // Healthy current members first, rotating by index so reads spread over the copies; then the rest.
+    const live = all.filter((id) => this.#members.some((m) => m.id === id && !m.failed));
+    const rest = all.filter((id) => !live.includes(id));
+    const k = live.length > 0 ? index % live.length : 0;
+    const holders = [...live.slice(k), ...live.slice(0, k), ...rest];
     const errors: unknown[] = [];
     for (const id of holders) {
       try {

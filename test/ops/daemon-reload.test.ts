@@ -60,7 +60,7 @@ describe('config reload', () => {
     }));
     const r = await x('reload', bad);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${bad}:35:31 dynamic_backend_manager.alert_rules[0].condition: condition: function calls are not part of the grammar at position 13`);
+    expect(r.stderr).toContain(`${bad}:39:31 dynamic_backend_manager.alert_rules[0].condition: condition: function calls are not part of the grammar at position 13`);
     expect(r.stderr).toMatch(/:\d+:\d+ dynamic_backend_manager\.alert_rules\[0\]\.condition: condition: function calls are not part of the grammar at position 13/);
     expect((await x('alerts', '--json')).stdout).not.toContain('Sneaky');
   });
@@ -131,7 +131,7 @@ describe('startup config checks and socket discovery', () => {
       }));
       const r = await cli(['daemon', '--config', cfg, '--socket', path.join(dir, 's.sock'), '--no-http']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`${cfg}:28:40 dynamic_backend_manager.alert_rules[0].condition: condition: unexpected character '=' (use '==' to compare) at position 23`);
+      expect(r.stderr).toContain(`${cfg}:32:40 dynamic_backend_manager.alert_rules[0].condition: condition: unexpected character '=' (use '==' to compare) at position 23`);
       expect(r.stderr).toMatch(/fix: .*xdbm validate FILE/);
       expect(fs.existsSync(path.join(dir, 's.sock'))).toBe(false);
     } finally {

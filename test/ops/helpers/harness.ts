@@ -45,7 +45,13 @@ export function clusterYaml(dir: string, opts: ClusterOpts = {}): string {
   return [
     'dynamic_backend_manager:',
     '  target_active_backends: 3',
-    `  health_check_interval_ms: ${opts.healthIntervalMs ?? 500}`,
+    `  health_check_interval_ms: ${opts.healthIntervalMs ?? 1000}`,
+    // Generous probe limits: these tests run on busy 2-core machines, where a slow probe must not
+    // look like a failing backend (failure detection has its own tests).
+    '  monitoring:',
+    '    probe_timeout_ms: 5000',
+    '    max_acceptable_latency_us: 2000000',
+    '    fail_slow: { enabled: false }',
     '  candidate_nodes:',
     nodes,
     opts.extraYaml ?? '',
