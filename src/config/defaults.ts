@@ -41,6 +41,8 @@ export const DEFAULTS = {
     errorDecayHalfLifeMs: 60000,
     holdDownBaseMs: 5000,
     holdDownMaxMs: 300000,
+    /** A backend failing again within this long of recovering has flapped (escalates its hold-down). */
+    flapWindowMs: 600000,
   },
   monitoring: {
     enableDetailedMetrics: true,

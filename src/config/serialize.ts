@@ -26,6 +26,7 @@ function endpointToObject(ep: EndpointConfig, nodeLabels: Record<string, string>
   if (Object.keys(own).length > 0) o['labels'] = own;
   if (ep.target.kind === 'nfs') o['mount_point'] = ep.target.mountPoint;
   o['probe_area_mb'] = ep.probeAreaBytes / MIB;
+  if (ep.ioTimeoutMs !== undefined) o['io_timeout_ms'] = ep.ioTimeoutMs;
   if (ep.nvme) {
     const n: Plain = {
       ctrl_loss_tmo_s: ep.nvme.ctrlLossTmoS,
@@ -90,6 +91,7 @@ export function configToObject(cfg: ManagerConfig): Plain {
         error_decay_half_life_ms: f.errorDecayHalfLifeMs,
         hold_down_base_ms: f.holdDownBaseMs,
         hold_down_max_ms: f.holdDownMaxMs,
+        flap_window_ms: f.flapWindowMs,
       },
       monitoring: {
         enable_detailed_metrics: m.enableDetailedMetrics,

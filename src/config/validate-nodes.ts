@@ -13,7 +13,7 @@ import type { EndpointConfig, NodeConfig, NvmeFabricsOptions } from './types.js'
 
 export const NODE_KEYS = ['node_id', 'address', 'labels', 'endpoints'] as const;
 export const ENDPOINT_KEYS = [
-  'endpoint_id', 'type', 'connection_string', 'weight', 'labels', 'mount_point', 'probe_area_mb', 'nvme',
+  'endpoint_id', 'type', 'connection_string', 'weight', 'labels', 'mount_point', 'probe_area_mb', 'nvme', 'io_timeout_ms',
 ] as const;
 export const NVME_KEYS = ['ctrl_loss_tmo_s', 'reconnect_delay_s', 'fast_io_fail_tmo_s', 'hostnqn'] as const;
 
@@ -113,6 +113,7 @@ function readEndpoint(r: Reader, path: string, value: unknown, nodeId: string, n
   const weight = r.num(m, path, 'weight', DEFAULTS.endpoint.weight, { min: 0, max: 1, hint: 'endpoint weight scales its score: 1 keeps it, 0 never picks it' });
   const labels = { ...nodeLabels, ...r.labels(m, path, 'labels') };
   const probeAreaMb = r.int(m, path, 'probe_area_mb', DEFAULTS.endpoint.probeAreaMb, { min: 1, max: 1024 });
+  const ioTimeoutMs = m['io_timeout_ms'] === undefined ? undefined : r.int(m, path, 'io_timeout_ms', 0, { min: 1 });
 
   // mount point (nfs only)
   let mountPoint = `${DEFAULTS.endpoint.mountRoot}/${endpointId || 'endpoint'}`;
@@ -167,6 +168,7 @@ function readEndpoint(r: Reader, path: string, value: unknown, nodeId: string, n
   if (type === undefined || target === undefined) return undefined;
   const ep: EndpointConfig = { endpointId, type, connectionString, target, weight, labels, probeAreaBytes: probeAreaMb * MIB };
   if (nvme) ep.nvme = nvme;
+  if (ioTimeoutMs !== undefined) ep.ioTimeoutMs = ioTimeoutMs;
   ctx.endpointPaths.set(ep, path);
   return ep;
 }

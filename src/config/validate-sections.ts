@@ -19,7 +19,7 @@ export const SELECTION_KEYS = ['algorithm', 'weights', 'failure_domain', 'allow_
 export const WEIGHT_KEYS = ['latency', 'bandwidth', 'reliability', 'load'] as const;
 export const FAILOVER_KEYS = [
   'enable_auto_failover', 'failure_threshold', 'recovery_threshold', 'failover_timeout_ms', 'enable_data_migration',
-  'degraded_threshold', 'error_decay_half_life_ms', 'hold_down_base_ms', 'hold_down_max_ms',
+  'degraded_threshold', 'error_decay_half_life_ms', 'hold_down_base_ms', 'hold_down_max_ms', 'flap_window_ms',
 ] as const;
 export const MONITORING_KEYS = [
   'enable_detailed_metrics', 'metrics_export_interval_ms', 'health_check_types', 'probe_timeout_ms',
@@ -89,6 +89,7 @@ export function readFailover(r: Reader, path: string, value: unknown): FailoverC
     errorDecayHalfLifeMs: r.int(m, path, 'error_decay_half_life_ms', d.errorDecayHalfLifeMs, positive),
     holdDownBaseMs: r.int(m, path, 'hold_down_base_ms', d.holdDownBaseMs, { min: 0 }),
     holdDownMaxMs: r.int(m, path, 'hold_down_max_ms', d.holdDownMaxMs, { min: 0 }),
+    flapWindowMs: r.int(m, path, 'flap_window_ms', d.flapWindowMs, positive),
   };
   if (cfg.degradedThreshold >= cfg.failureThreshold) {
     const at = m['degraded_threshold'] !== undefined ? 'degraded_threshold' : 'failure_threshold';

@@ -101,9 +101,8 @@ export class XdbmDaemon {
     const httpSpec = opts.http ?? (cfg.admin.http ? `${cfg.admin.http.host}:${cfg.admin.http.port}` : DEFAULT_HTTP);
     const httpServer = httpSpec === false ? undefined : this.#makeHttp(httpSpec, opts.tokenFile ?? cfg.admin.tokenFile);
     this.#evaluator.setRules(cfg.alerts);
-    this.#manager = await (opts.managerFactory ?? openManager)(cfg);
-    this.#wireManagerEvents();
 
+    // The socket comes first: a second daemon on the same socket stops here, before it starts probing.
     const ctx = this.#context();
     const dispatch = makeDispatch(ctx);
     const socketPath = opts.socketPath || process.env['XDBM_SOCKET'] || cfg.admin.socketPath;
@@ -116,6 +115,9 @@ export class XdbmDaemon {
       onError: (method, err) => this.log.warn({ method, code: err.code, error: err.message }, 'admin request failed'),
     });
     await this.#admin.listen();
+
+    this.#manager = await (opts.managerFactory ?? openManager)(cfg);
+    this.#wireManagerEvents();
 
     this.#reload = new ReloadController({
       file: configPath,
@@ -282,7 +284,10 @@ export class XdbmDaemon {
 
   #context(): DaemonContext {
     return {
-      manager: () => this.#manager,
+      manager: () => {
+        if (!this.#manager) throw new XdbmError(ErrorCode.NOT_STARTED, 'the daemon is still starting its backend manager; try again in a moment');
+        return this.#manager;
+      },
       reload: (file) => {
         if (!this.#reload) throw new XdbmError(ErrorCode.NOT_STARTED, 'daemon is still starting');
         return this.#reload.reload(file, 'admin');

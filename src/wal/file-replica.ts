@@ -6,7 +6,7 @@
  * open() scans every segment and cuts a torn tail (short, garbage or failing record with nothing valid
  * after it); a bad record followed by good ones is kept in place and reported as a checksum mismatch.
  */
-import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
 import { RECORD_HEADER_BYTES, encodeRecords, parseRecordAt, scanRecords } from './record-format.js';
@@ -114,9 +114,10 @@ export class FileReplica implements LogReplica {
         written += bytesWritten;
       }
       await fh.datasync();
-      // A segment unlinked under us (directory removed) would take acknowledged bytes with it.
-      if ((await fh.stat()).nlink === 0) {
-        throw new XdbmError(ErrorCode.IO_ERROR, `segment ${seg.path} was removed while open`, { syscallCode: 'ENOENT' });
+      // A segment removed or moved under us (directory gone) is no longer where a reader finds it.
+      const [mine, there] = await Promise.all([fh.stat(), stat(seg.path).catch(() => undefined)]);
+      if (mine.nlink === 0 || !there || there.ino !== mine.ino || there.dev !== mine.dev) {
+        throw new XdbmError(ErrorCode.IO_ERROR, `segment ${seg.path} was removed or moved while open`, { syscallCode: 'ENOENT' });
       }
       let off = seg.sizeBytes;
       for (const r of records) { seg.offsets.push(off); off += RECORD_HEADER_BYTES + r.payload.length; }

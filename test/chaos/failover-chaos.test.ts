@@ -3,7 +3,7 @@
  * each on its own real mount (tmpfs, one ext4 image on a loop device), a managed log with 4 writers
  * appending all the time, while active members are, in turn: slowed (fsfreeze for a moment), hung
  * (fsfreeze until the failover happened: a really blocking write, caught by the per-write deadline),
- * removed (directory gone), made to fail (directory replaced by a file), filled
+ * removed (directory gone: renamed aside, data kept, put back later), made to fail (directory replaced by a file), filled
  * (ENOSPC), two removed at once, flapped (removed and restored again and again), and corrupted (bytes
  * flipped on disk). (A read-only remount is not used: Linux refuses `remount,ro` with EBUSY while the
  * log holds segments open for writing.) Then every acknowledged index is read back and compared byte for byte.
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
 import type { ManagedLog } from '../../src/wal/managed-log.js';
 import {
-  dirToFile, fillUp, flipSegmentBytes, freeze, isRoot, mountExt4Image, mountTmpfs, restoreDir, thaw, unfill, unmount,
+  dirToFile, fillUp, flipSegmentBytes, freeze, isRoot, mountExt4Image, mountTmpfs, removeDir, thaw, unfill, unmount,
 } from './helpers/fault-fs.js';
 
 const CANDIDATES = 7;
@@ -41,6 +41,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
   let stop = false;
   let writers: Promise<void>[] = [];
   const failoverMs: { fault: string; ms: number }[] = [];
+  const events: { atMs: number; what: string }[] = [];
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'xdbm-chaos-'));
@@ -68,6 +69,8 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
       },
     });
     await manager.start();
+    manager.on('active-changed', (e) => events.push({ atMs: Date.now(), what: `active-changed ${e.previous.join(',')} -> ${e.current.join(',')} (${e.reason})` }));
+    manager.on('state-changed', (e) => events.push({ atMs: Date.now(), what: `state ${e.endpointId} ${e.from}->${e.to} (${e.reason})` }));
     log = await manager.openLog('raft', { writeDeadlineMs: WRITE_DEADLINE_MS, segmentBytes: 128 * 1024 }) as ManagedLog;
     const writer = async (w: number): Promise<void> => {
       for (let seq = 0; !stop; seq++) {
@@ -153,21 +156,22 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
     } finally {
       await thaw(cand(EXT4_ID).mount);
     }
+    console.log('hang window events:', events.filter((e) => e.atMs >= tHang - 50).map((e) => `${e.atMs - tHang}ms ${e.what}`).join('\n'));
     await progress(100);
 
-    const single: [string, (c: Candidate) => Promise<void>, (c: Candidate) => Promise<void>, ((c: Candidate) => boolean)?][] = [
-      ['removed', (c) => rm(c.data, { recursive: true, force: true }), (c) => restoreDir(c.data)],
-      ['errors', (c) => dirToFile(c.data), (c) => restoreDir(c.data)],
-      ['filled', (c) => fillUp(c.mount), (c) => unfill(c.mount), (c) => c.kind === 'tmpfs'],
+    const single: [string, (c: Candidate) => Promise<() => Promise<void>>, ((c: Candidate) => boolean)?][] = [
+      ['removed', (c) => removeDir(c.data)],
+      ['errors', (c) => dirToFile(c.data)],
+      ['filled', async (c) => { await fillUp(c.mount); return () => unfill(c.mount); }, (c) => c.kind === 'tmpfs'],
     ];
-    for (const [fault, inject, restore, prefer] of single) {
+    for (const [fault, inject, prefer] of single) {
       const c = await member(prefer);
       const t0 = Date.now();
-      await inject(c);
+      const restore = await inject(c);
       try {
         failoverMs.push({ fault, ms: await waitLeft([c.id], t0) });
       } finally {
-        await restore(c);
+        await restore();
       }
       await progress(100);
     }
@@ -176,12 +180,11 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
     {
       const [a, b] = log.members().map(cand);
       const t0 = Date.now();
-      await Promise.all([rm(a!.data, { recursive: true, force: true }), rm(b!.data, { recursive: true, force: true })]);
+      const restores = await Promise.all([removeDir(a!.data), removeDir(b!.data)]);
       try {
         failoverMs.push({ fault: 'two-removed', ms: await waitLeft([a!.id, b!.id], t0) });
       } finally {
-        await restoreDir(a!.data);
-        await restoreDir(b!.data);
+        for (const r of restores) await r();
       }
       await progress(100);
     }
@@ -191,9 +194,9 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
       const c = await member();
       const t0 = Date.now();
       for (let k = 0; k < 4; k++) {
-        await rm(c.data, { recursive: true, force: true });
+        const back = await removeDir(c.data);
         await new Promise((r) => setTimeout(r, 150));
-        await restoreDir(c.data);
+        await back();
         await new Promise((r) => setTimeout(r, 150));
       }
       failoverMs.push({ fault: 'flapped', ms: await waitLeft([c.id], t0) });

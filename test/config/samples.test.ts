@@ -60,7 +60,7 @@ describe('defaults', () => {
     expect(cfg.healthCheckIntervalMs).toBe(5000);
     expect(cfg.failover).toEqual({
       enableAutoFailover: true, failureThreshold: 3, degradedThreshold: 1, recoveryThreshold: 5, failoverTimeoutMs: 30000,
-      enableDataMigration: false, errorDecayHalfLifeMs: 60000, holdDownBaseMs: 5000, holdDownMaxMs: 300000,
+      enableDataMigration: false, errorDecayHalfLifeMs: 60000, holdDownBaseMs: 5000, holdDownMaxMs: 300000, flapWindowMs: 600000,
     });
     expect(cfg.monitoring).toEqual({
       enableDetailedMetrics: true, metricsExportIntervalMs: 10000, healthCheckTypes: ['basic', 'performance'], probeTimeoutMs: 5000,

@@ -162,8 +162,15 @@ describe('xdbm daemon + CLI over the admin socket', () => {
     expect(missingFile.code).toBe(2);
   });
 
+  it('metrics prints the Prometheus text over the socket', async () => {
+    const m = await x('metrics');
+    expect(m.code).toBe(0);
+    expect(m.stdout).toMatch(/^xdbm_total_backend_count 5$/m);
+    expect(JSON.parse((await x('metrics', '--json')).stdout).text).toMatch(/^xdbm_healthy_backend_count \d+$/m);
+  });
+
   it('every command has --help', async () => {
-    for (const c of ['candidates', 'active', 'failover', 'reload', 'weight', 'reselect', 'status', 'stats', 'alerts', 'daemon']) {
+    for (const c of ['candidates', 'active', 'failover', 'reload', 'weight', 'reselect', 'status', 'stats', 'alerts', 'metrics', 'daemon']) {
       const h = await cli([c, '--help']);
       expect(h.code).toBe(0);
       expect(h.stdout).toMatch(new RegExp(`Usage: xdbm ${c}`));

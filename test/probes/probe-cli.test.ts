@@ -1,6 +1,6 @@
 /** `xdbm probe` on a real temp dir, and on a real loop device when root. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runProbeCommand } from '../../src/cli/commands/probe.js';
@@ -54,9 +54,12 @@ describe('xdbm probe on a directory', () => {
   });
 
   it('exits 1 when the backend cannot be probed', async () => {
-    const out = await runProbeCommand({ connectionString: 'file:///proc/xdbm-no-such-dir', json: true });
+    // a directory path that runs through a regular file: init fails with ENOTDIR
+    const file = join(dir(), 'plain-file');
+    writeFileSync(file, 'x');
+    const out = await runProbeCommand({ connectionString: `file://${file}/sub`, json: true });
     expect(out.exitCode).toBe(1);
-    expect(JSON.parse(out.stdout).error.code).toMatch(/^XDBM_/);
+    expect(JSON.parse(out.stdout).error.code).toBe('XDBM_IO_ERROR');
   });
 
   it.skipIf(!existsSync(CLI))('the real binary runs `xdbm probe` (skipped until dist/src/cli/main.js is built)', () => {

@@ -4,7 +4,7 @@
  * Commands run through execFile with argv arrays: no shell, no strings from input.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -60,15 +60,26 @@ export async function unfill(dir: string): Promise<void> {
   await rm(join(dir, 'filler.bin'), { force: true });
 }
 
-/** Replaces a directory by a plain file: every later I/O under it fails (ENOTDIR / ENOENT). */
-export async function dirToFile(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  await writeFile(dir, 'no longer a directory');
+let moved = 0;
+
+/**
+ * Makes a directory disappear (renamed aside on the same file system, so its data survives like a
+ * disk that is unplugged and plugged back); the returned function puts it back.
+ */
+export async function removeDir(dir: string): Promise<() => Promise<void>> {
+  const aside = `${dir}.gone-${process.pid}-${moved++}`;
+  await rename(dir, aside);
+  return async () => {
+    await rm(dir, { recursive: true, force: true });
+    await rename(aside, dir);
+  };
 }
 
-export async function restoreDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+/** Replaces a directory by a plain file: every later I/O under it fails (ENOTDIR / ENOENT). */
+export async function dirToFile(dir: string): Promise<() => Promise<void>> {
+  const back = await removeDir(dir);
+  await writeFile(dir, 'no longer a directory');
+  return back;
 }
 
 /** Flips one byte in the middle of every segment file under `walDir`; returns how many it flipped. */

@@ -1,0 +1,65 @@
+/** A manager over N local directories (one node each) for data-path benchmarks, and a counting replica factory. */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { StorageBackend } from '../../src/backends/backend.js';
+import { BackendManager } from '../../src/manager.js';
+import type { LogReplica } from '../../src/wal/replica.js';
+import { replicaFor } from '../../src/wal/replica-factory.js';
+import { localClusterConfig, scratchDir, type LocalEndpointSpec } from './targets.js';
+
+export interface LocalCluster {
+  manager: BackendManager;
+  dirs: Record<string, string>;
+  specs: LocalEndpointSpec[];
+  base: string;
+  stop: () => Promise<void>;
+}
+
+export async function startLocalCluster(n: number, tag: string, over: Record<string, unknown> = {}): Promise<LocalCluster> {
+  const scratch = scratchDir(tag);
+  const specs: LocalEndpointSpec[] = [];
+  const dirs: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const id = `local-${String(i + 1).padStart(4, '0')}`;
+    const dir = path.join(scratch.dir, id);
+    mkdirSync(dir, { recursive: true });
+    specs.push({ id, node: `node-${String(i + 1).padStart(4, '0')}`, dir });
+    dirs[id] = dir;
+  }
+  const manager = await BackendManager.open(localClusterConfig(specs, path.join(scratch.dir, 'meta.json'), over));
+  manager.on('warning', () => undefined);
+  await manager.start();
+  return {
+    manager, dirs, specs, base: scratch.dir,
+    stop: async () => {
+      await manager.stop().catch(() => undefined);
+      scratch.cleanup();
+    },
+  };
+}
+
+/** Replica writes (group commits) and the entries they carried, per endpoint. */
+export interface CommitCounter {
+  commits: number;
+  entries: number;
+  factory: (b: StorageBackend, logName: string) => LogReplica;
+}
+
+/** The production layout (replicaFor) with append() counted: the log's real sync policy, measured. */
+export function countingFactory(segmentBytes: number): CommitCounter {
+  const c: CommitCounter = {
+    commits: 0,
+    entries: 0,
+    factory: (b, logName) => {
+      const r = replicaFor(b, logName, { segmentBytes });
+      const append = r.append.bind(r);
+      r.append = async (records) => {
+        await append(records);
+        c.commits++;
+        c.entries += records.length;
+      };
+      return r;
+    },
+  };
+  return c;
+}
