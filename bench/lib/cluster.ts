@@ -15,7 +15,18 @@ export interface LocalCluster {
   stop: () => Promise<void>;
 }
 
-export async function startLocalCluster(n: number, tag: string, over: Record<string, unknown> = {}): Promise<LocalCluster> {
+export interface ExtraEndpoints {
+  specs: LocalEndpointSpec[];
+  /** Runs after the manager stopped, before the scratch directory is removed (unmounts). */
+  cleanup: () => void;
+}
+
+/**
+ * n local candidates, one node each, in a scratch directory; `extra` may add candidates whose
+ * directories it makes itself inside that scratch directory (e.g. hangable file systems).
+ */
+export async function startLocalCluster(n: number, tag: string, over: Record<string, unknown> = {},
+  extra?: (base: string) => ExtraEndpoints): Promise<LocalCluster> {
   const scratch = scratchDir(tag);
   const specs: LocalEndpointSpec[] = [];
   const dirs: Record<string, string> = {};
@@ -26,13 +37,24 @@ export async function startLocalCluster(n: number, tag: string, over: Record<str
     specs.push({ id, node: `node-${String(i + 1).padStart(4, '0')}`, dir });
     dirs[id] = dir;
   }
-  const manager = await BackendManager.open(localClusterConfig(specs, path.join(scratch.dir, 'meta.json'), over));
-  manager.on('warning', () => undefined);
-  await manager.start();
+  let more: ExtraEndpoints | undefined;
+  let manager: BackendManager;
+  try {
+    more = extra?.(scratch.dir);
+    for (const e of more?.specs ?? []) { specs.push(e); dirs[e.id] = e.dir; }
+    manager = await BackendManager.open(localClusterConfig(specs, path.join(scratch.dir, 'meta.json'), over));
+    manager.on('warning', () => undefined);
+    await manager.start();
+  } catch (e) {
+    more?.cleanup();
+    scratch.cleanup();
+    throw e;
+  }
   return {
     manager, dirs, specs, base: scratch.dir,
     stop: async () => {
       await manager.stop().catch(() => undefined);
+      more?.cleanup();
       scratch.cleanup();
     },
   };
@@ -42,6 +64,8 @@ export async function startLocalCluster(n: number, tag: string, over: Record<str
 export interface CommitCounter {
   commits: number;
   entries: number;
+  /** Duration of each replica append (write + fdatasync + checks), microseconds; the first 100k kept. */
+  commitUs: number[];
   factory: (b: StorageBackend, logName: string) => LogReplica;
 }
 
@@ -50,11 +74,14 @@ export function countingFactory(segmentBytes: number): CommitCounter {
   const c: CommitCounter = {
     commits: 0,
     entries: 0,
+    commitUs: [],
     factory: (b, logName) => {
       const r = replicaFor(b, logName, { segmentBytes });
       const append = r.append.bind(r);
       r.append = async (records) => {
+        const t0 = performance.now();
         await append(records);
+        if (c.commitUs.length < 100_000) c.commitUs.push((performance.now() - t0) * 1000);
         c.commits++;
         c.entries += records.length;
       };

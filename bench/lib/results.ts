@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export interface BenchRow {
+  /** Stable key for charts and comparisons across runs, e.g. 'probe.raw'. */
+  id?: string;
   /** Suite, e.g. 'probe', 'append', 'failover', 'scale'. */
   suite: string;
   backendType: string;
@@ -24,6 +26,17 @@ export interface BenchRun {
   command: string;
   machine: { cpus: number; cpuModel: string; memGiB: number; kernel: string; node: string; fio?: string | null };
   rows: BenchRow[];
+  /** os.loadavg() when the run started: the machine is shared, so noise is visible. */
+  loadAverageAtStart?: number[];
+  loadAverageAtEnd?: number[];
+  durationSec?: number;
+  /** What was not run (a backend type unreachable, a workload that failed) and why. */
+  skipped?: string[];
+  notes?: string[];
+  /** SVG files written next to the results. */
+  charts?: string[];
+  /** Per workload process: name, exit code, seconds. */
+  processes?: Array<{ workload: string; type: string; exitCode: number | null; seconds: number }>;
 }
 
 export function machineInfo(fioVersion?: string | null): BenchRun['machine'] {
@@ -51,7 +64,7 @@ export function toMarkdown(run: BenchRun): string {
     `Command: \`${run.command}\``,
     '',
     `Machine: ${run.machine.cpus} x ${run.machine.cpuModel}, ${run.machine.memGiB} GiB, Linux ${run.machine.kernel}, Node ${run.machine.node}${run.machine.fio ? `, ${run.machine.fio}` : ''}`,
-    '',
+    ...(run.loadAverageAtStart ? [`Load average at start: ${run.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}${run.loadAverageAtEnd ? `; at end: ${run.loadAverageAtEnd.map((x) => x.toFixed(2)).join(' ')}` : ''}${run.durationSec !== undefined ? `; run took ${run.durationSec.toFixed(0)} s` : ''}`, ''] : []),
     '| suite | type | workload | measured | reference | ratio | goal |',
     '|---|---|---|---|---|---|---|',
   ];
@@ -62,6 +75,13 @@ export function toMarkdown(run: BenchRun): string {
     const goal = r.goal ? `${r.goal.met ? 'met' : 'NOT met'}: ${r.goal.text}${r.goal.by ? ` (${r.goal.by})` : ''}` : '';
     lines.push(`| ${r.suite} | ${r.backendType} | ${r.workload} | ${measured} | ${ref} | ${ratio} | ${goal} |`);
   }
+  const goals = run.rows.filter((r) => r.goal);
+  if (goals.length) {
+    lines.push('', `Goals: ${goals.filter((r) => r.goal!.met).length} of ${goals.length} met.`);
+  }
+  if (run.skipped?.length) lines.push('', '## Skipped', '', ...run.skipped.map((s) => `- ${s}`));
+  if (run.notes?.length) lines.push('', '## Notes', '', ...run.notes.map((s) => `- ${s}`));
+  if (run.charts?.length) lines.push('', '## Charts', '', ...run.charts.map((c) => `- [${c}](${c})`));
   return lines.join('\n') + '\n';
 }
 

@@ -40,6 +40,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     for (let i = 0; i < 50; i++) await append(payload); // warm-up: segments created, files open
     counter.commits = 0;
     counter.entries = 0;
+    counter.commitUs.length = 0;
     const t0 = performance.now();
     const end = t0 + a.durationMs;
     const writer = async (): Promise<void> => {
@@ -71,11 +72,11 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const s = summarize(lat);
     const tput = acked / (elapsedMs / 1000);
     const row: BenchRow = {
-      suite: 'append', backendType: 'local',
+      id: `append.${a.payloadBytes / 1024}k.${a.writers}w`, suite: 'append', backendType: 'local',
       workload: `append ${a.payloadBytes / 1024} KiB, ${a.writers} writer${a.writers > 1 ? 's' : ''}, ack 2 of 3, ${(elapsedMs / 1000).toFixed(1)} s`,
       values: {
         appendsPerSec: tput, MBps: (tput * a.payloadBytes) / 1e6, p50LatencyUs: s.p50, p99LatencyUs: s.p99,
-        entriesPerCommit: perCommit, failedAppends: failed,
+        entriesPerCommit: perCommit, replicaCommitP50Us: summarize(counter.commitUs).p50, failedAppends: failed,
       },
       reference: {
         name: `fio 3 jobs (one per member dir) write bs=${recordBytes} buffered, fdatasync=${k}, 2nd fastest job`,

@@ -87,7 +87,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const fioSyncP50 = fioSync.p50LatencyUs + (fioSync.syncP50LatencyUs ?? 0);
     const basicWall = summarize(basic.wallUs);
     rows.push({
-      suite: 'probe', backendType: type, workload: 'basic probe (write+read+verify+delete), pool round trip',
+      id: 'probe.basic', suite: 'probe', backendType: type, workload: 'basic probe (write+read+verify+delete), pool round trip',
       values: { p50LatencyUs: basicWall.p50, p99LatencyUs: basicWall.p99, probesPerSec: 1e6 / basicWall.mean, runs: basic.wallUs.length },
       reference: { name: 'fio 4 KiB psync QD1 O_DIRECT fdatasync=1, write+sync p50 (the durable-write step of the probe)', values: { writePlusSyncP50LatencyUs: fioSyncP50 } },
       ratio: { p50: basicWall.p50 / fioSyncP50 },
@@ -101,7 +101,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const fioPerf = await fioRun({ fdatasyncEvery: 1 });
     const fioDurableP50 = fioPerf.p50LatencyUs + (fioPerf.syncP50LatencyUs ?? 0);
     rows.push({
-      suite: 'probe', backendType: type,
+      id: 'probe.performance', suite: 'probe', backendType: type,
       workload: `performance probe 4 KiB QD1 O_DIRECT+fdatasync (${target.kind === 'dir' ? 'new file per write' : 'probe area'}), ${perf.results.length} probes, pool`,
       values: { p50LatencyUs: perfP50, p99LatencyUs: perfP99, iops: perfIops, probeWallP50Ms: summarize(perf.wallUs).p50 / 1000 },
       reference: { name: 'fio 4 KiB randwrite psync QD1 O_DIRECT fdatasync=1, same file/region', values: { writePlusSyncP50LatencyUs: fioDurableP50, writeP50LatencyUs: fioPerf.p50LatencyUs, syncP50LatencyUs: fioPerf.syncP50LatencyUs ?? Number.NaN, iops: fioPerf.iops } },
@@ -118,7 +118,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const engine = String(stress.results[0]?.health?.stressEngine ?? '?');
     const fioStress = await fioRun({ ioEngine: 'io_uring', ioDepth: 32, runtimeMs: stressMs });
     rows.push({
-      suite: 'probe', backendType: type, workload: `stress probe 4 KiB QD32 random writes (${engine}), ${stress.results.length} x ${stressMs} ms, pool`,
+      id: 'probe.stress', suite: 'probe', backendType: type, workload: `stress probe 4 KiB QD32 random writes (${engine}), ${stress.results.length} x ${stressMs} ms, pool`,
       values: { p50LatencyUs: sp50, p99LatencyUs: sp99, iops: siops, bandwidthMBps: median(stress.results.map((r) => r.bandwidthMBps)) },
       reference: { name: 'fio 4 KiB randwrite io_uring QD32 O_DIRECT, same file/region', values: { p50LatencyUs: fioStress.p50LatencyUs, p99LatencyUs: fioStress.p99LatencyUs, iops: fioStress.iops } },
       ratio: { p50: sp50 / fioStress.p50LatencyUs, iops: siops / fioStress.iops },
@@ -164,7 +164,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const fp50 = median(fioP50);
     const ratio = rp50 / fp50;
     rows.push({
-      suite: 'probe', backendType: type, workload: `raw addon pwriteSync 4 KiB O_DIRECT QD1, worker-free loop (${rawP50.length} rounds x ${opsPerRound} ops, median of round p50s)`,
+      id: 'probe.raw', suite: 'probe', backendType: type, workload: `raw addon pwriteSync 4 KiB O_DIRECT QD1, worker-free loop (${rawP50.length} rounds x ${opsPerRound} ops, median of round p50s)`,
       values: { p50LatencyUs: rp50, p99LatencyUs: median(rawP99), ...(tb ? { tinybenchP50Us: tb.p50Us, tinybenchP99Us: tb.p99Us } : {}) },
       reference: { name: 'fio 4 KiB randwrite psync QD1 O_DIRECT, same file/region, alternating rounds', values: { p50LatencyUs: fp50, p99LatencyUs: median(fioP99) } },
       ratio: { p50: ratio, p99: median(rawP99) / median(fioP99) },

@@ -40,6 +40,15 @@ export interface DaemonOptions {
 
 export const DEFAULT_HTTP = '127.0.0.1:9464';
 
+const MUTATING = new Set(['failover', 'reload', 'weight', 'reselect', 'nodesAdd', 'nodesRemove']);
+
+/** Request params for the log, without file contents. */
+function auditParams(params: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) out[k] = typeof v === 'string' && v.length > 200 ? `<${v.length} chars>` : v;
+  return out;
+}
+
 async function openManager(cfg: ManagerConfig): Promise<BackendManagerApi> {
   // CORE's src/manager.ts; imported when the daemon starts so the admin client and CLI never load it.
   const spec: string = '../manager.js';
@@ -65,6 +74,7 @@ export class XdbmDaemon {
   #stopping?: Promise<void>;
   #opts: DaemonOptions;
   #dispatch?: ReturnType<typeof makeDispatch>;
+  #httpSkipped?: string;
 
   private constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -109,7 +119,9 @@ export class XdbmDaemon {
     this.#admin = new AdminServer({
       socketPath,
       dispatch: async (method, params) => {
-        this.log.debug({ method }, 'admin request');
+        // Changes are logged at info (an audit trail for the operator); reads at debug.
+        if (MUTATING.has(method)) this.log.info({ method, params: auditParams(params) }, 'admin request');
+        else this.log.debug({ method }, 'admin request');
         return dispatch(method, params);
       },
       onError: (method, err) => this.log.warn({ method, code: err.code, error: err.message }, 'admin request failed'),
@@ -158,7 +170,7 @@ export class XdbmDaemon {
       print(`  dashboard: ${this.#http.url} (${access})`);
       print(`  metrics:   ${this.#http.url}metrics`);
     } else {
-      print('  http:      off');
+      print(`  http:      off${this.#httpSkipped ? ` (${this.#httpSkipped} in use; give --http HOST:PORT)` : ''}`);
     }
     this.log.info({ socketPath: this.#admin.socketPath, http: this.#http?.url ?? null }, 'daemon ready');
   }
@@ -185,6 +197,7 @@ export class XdbmDaemon {
       // The default port being taken must not keep the manager down at 3 a.m.; an explicit one must.
       if (!explicit && code === 'EADDRINUSE') {
         this.log.warn(`HTTP address ${server.address} in use: running without HTTP (give --http HOST:PORT)`);
+        this.#httpSkipped = server.address;
         return;
       }
       throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `cannot listen on http://${server.address}: ${(e as Error).message}`, { syscallCode: code, cause: e });

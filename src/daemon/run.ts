@@ -6,6 +6,8 @@ import { isXdbmError } from '../errors.js';
 import { XdbmDaemon, type DaemonOptions } from './daemon.js';
 import { createLogger } from './logger.js';
 
+const STOP_DEADLINE_MS = 20_000;
+
 export async function runDaemonProcess(opts: DaemonOptions): Promise<number> {
   const log = opts.logger ?? createLogger();
   let daemon: XdbmDaemon;
@@ -25,6 +27,11 @@ export async function runDaemonProcess(opts: DaemonOptions): Promise<number> {
         process.exit(code || 1);
       }
       stopping = true;
+      // A manager that cannot stop (hung I/O on a dead target) must not keep the process forever.
+      setTimeout(() => {
+        log.error({ why, afterMs: STOP_DEADLINE_MS }, 'stop did not finish in time: exiting');
+        process.exit(1);
+      }, STOP_DEADLINE_MS).unref();
       daemon.stop(why).then(
         () => resolve(code),
         () => resolve(1),

@@ -12,14 +12,21 @@ export const DASHBOARD_JS = String.raw`'use strict';
   var nextColor = 0;
   var token = null;
 
-  var m = /(?:^#|&)token=([^&]+)/.exec(location.hash || '');
-  if (m) {
+  // A token in the fragment (#token=...) is taken, kept for this tab only, and removed from the URL.
+  function tokenFromHash() {
+    var m = /(?:^#|&)token=([^&]+)/.exec(location.hash || '');
+    if (!m) return false;
     token = decodeURIComponent(m[1]);
     try { sessionStorage.setItem('xdbm-token', token); } catch (e) { /* private mode */ }
     history.replaceState(null, '', location.pathname);
-  } else {
+    return true;
+  }
+  if (!tokenFromHash()) {
     try { token = sessionStorage.getItem('xdbm-token'); } catch (e) { token = null; }
   }
+  window.addEventListener('hashchange', function () {
+    if (tokenFromHash()) { $('token-form').hidden = true; poll(); }
+  });
 
   function $(id) { return document.getElementById(id); }
   function el(tag, cls, text) {

@@ -4,11 +4,13 @@
  * go, and only if xdbm connected it (one found already connected belongs to someone else).
  */
 import { connect, disconnect, type ConnectOptions } from './fabrics.js';
+import { listControllers } from './sysfs.js';
 
 interface Entry {
   refs: number;
   /** xdbm created the controller (so xdbm may delete it). */
   owned: boolean;
+  target: ConnectOptions;
 }
 
 const entries = new Map<string, Entry>();
@@ -27,7 +29,7 @@ export async function acquireController(o: ConnectOptions): Promise<ControllerLe
   const e = entries.get(ctrlName);
   if (e && !created) e.refs++;
   // A created controller under a known name: the kernel reused the instance after a deletion.
-  else entries.set(ctrlName, { refs: 1, owned: created });
+  else entries.set(ctrlName, { refs: 1, owned: created, target: o });
   const entry = entries.get(ctrlName)!;
   let released = false;
   return {
@@ -40,12 +42,18 @@ export async function acquireController(o: ConnectOptions): Promise<ControllerLe
       if (cur !== entry) return; // superseded by a newer controller of that name
       if (--entry.refs > 0) return;
       entries.delete(ctrlName);
-      if (entry.owned) await disconnect(ctrlName);
+      if (!entry.owned) return;
+      // The kernel may have deleted ours (ctrl_loss_tmo) and given the name to another controller:
+      // only disconnect a controller that still points at our target.
+      const now = (await listControllers()).find((c) => c.name === ctrlName);
+      if (now && now.subsysnqn === entry.target.subsysnqn && now.trsvcid === String(entry.target.port)) {
+        await disconnect(ctrlName);
+      }
     },
   };
 }
 
 /** References held per controller (diagnostics and tests). */
 export function controllerRefs(): Record<string, { refs: number; owned: boolean }> {
-  return Object.fromEntries([...entries].map(([k, v]) => [k, { ...v }]));
+  return Object.fromEntries([...entries].map(([k, v]) => [k, { refs: v.refs, owned: v.owned }]));
 }

@@ -5,6 +5,7 @@
  * target in parallel share one controller, while a hung target holds up nobody else.
  */
 import { lookup } from 'node:dns/promises';
+import { writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ErrorCode, XdbmError } from '../errors.js';
 import { DISCOVERY_ENTRY_BYTES, DISCOVERY_HEADER_BYTES, discoveryRecordCount, parseDiscoveryLog, type DiscoveryEntry } from './discovery-log.js';
@@ -12,6 +13,7 @@ import {
   callAsync, copyFromC, freeC, loadLibnvme, withNvmeLock, withRoot,
   type CPointer, type FabricsConfigStruct, type LibNvme, type NvmeCtrl, type NvmeHost, type NvmeRoot,
 } from './libnvme.js';
+import { forgetSmart } from './health.js';
 import { nvmeError } from './nvme-errors.js';
 import { assertCtrlName, listControllers, readControllerState, type SysfsController } from './sysfs.js';
 import { hostId, hostNqn } from './topology.js';
@@ -19,7 +21,6 @@ import { hostId, hostNqn } from './topology.js';
 export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 export const DEFAULT_NVME_TCP_PORT = 4420;
 const ENOENT = 2;
-const ENXIO = 6;
 const ENVME_CONNECT_ALREADY = 1012;
 
 export interface FabricsTarget {
@@ -206,13 +207,23 @@ async function connectLocked(o: ConnectOptions, lib: LibNvme): Promise<ConnectRe
  */
 export async function disconnect(ctrlName: string, lib: LibNvme = loadLibnvme()): Promise<void> {
   assertCtrlName(ctrlName);
+  forgetSmart(ctrlName);
   if ((await readControllerState(ctrlName)) === null) return; // already deleted
   await withNvmeLock(`ctrl:${ctrlName}`, () =>
     withRoot(lib, async (root) => {
       const { value: c, errno } = await callAsync(lib.nvme_scan_ctrl, root, ctrlName);
       if (!c) {
-        if (errno === ENOENT || errno === ENXIO) return; // already deleted
-        throw nvmeError(`look up controller ${ctrlName}`, errno, { ctrlName });
+        if ((await readControllerState(ctrlName)) === null) return; // already deleted
+        // libnvme could not build it (e.g. a namespace it failed to identify): do what
+        // nvme_disconnect_ctrl does, straight through sysfs.
+        try {
+          await writeFile(`/sys/class/nvme/${ctrlName}/delete_controller`, '1');
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw nvmeError(`disconnect ${ctrlName} (libnvme lookup failed with errno ${errno})`,
+            Math.abs((e as NodeJS.ErrnoException).errno ?? errno), { ctrlName });
+        }
       }
       const { value: rc, errno: e2 } = await callAsync(lib.nvme_disconnect_ctrl, c);
       if (rc !== 0 && e2 !== ENOENT) throw nvmeError(`disconnect ${ctrlName}`, e2, { ctrlName });

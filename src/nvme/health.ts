@@ -36,6 +36,11 @@ export interface NvmeHealth {
 export interface ReadHealthOptions {
   /** Deadline the kernel applies to the Get Log Page command (default 2000). */
   commandTimeoutMs?: number;
+  /**
+   * A SMART log read this recently is reused (default SMART_MAX_AGE_MS; 0 reads every time):
+   * it changes slowly, and each read is an admin command over the fabric.
+   */
+  smartMaxAgeMs?: number;
   roots?: SysRoots;
   lib?: LibNvme;
 }
@@ -81,6 +86,33 @@ export async function readSmartLog(
   }
 }
 
+export const SMART_MAX_AGE_MS = 10_000;
+const smartCache = new Map<string, { atMs: number; smart: SmartSummary }>();
+
+const smartKey = (ctrl: string, roots?: SysRoots): string => `${roots?.dev ?? DEFAULT_ROOTS.dev}/${ctrl}`;
+
+/** Drops a cached SMART summary (the controller went away or is being deleted: its name may be reused). */
+export function forgetSmart(ctrl: string, roots?: SysRoots): void {
+  smartCache.delete(smartKey(ctrl, roots));
+}
+
+async function smartSummary(ctrl: string, opts: ReadHealthOptions): Promise<SmartSummary> {
+  const maxAgeMs = opts.smartMaxAgeMs ?? SMART_MAX_AGE_MS;
+  const key = smartKey(ctrl, opts.roots);
+  const hit = smartCache.get(key);
+  if (hit && maxAgeMs > 0 && Date.now() - hit.atMs < maxAgeMs) return hit.smart;
+  const s = await readSmartLog(ctrl, NVME_NSID_ALL, opts);
+  const smart: SmartSummary = {
+    criticalWarning: s.criticalWarning,
+    mediaErrors: s.mediaErrors,
+    percentageUsed: s.percentageUsed,
+    temperatureK: s.temperatureK,
+    availableSpare: s.availableSpare,
+  };
+  smartCache.set(key, { atMs: Date.now(), smart });
+  return smart;
+}
+
 /**
  * Controller state, ANA state of namespace `nsid` on that controller, and a SMART summary.
  * Never throws for a sick device: a missing controller shows as 'gone', an unreadable SMART log
@@ -90,22 +122,17 @@ export async function readHealth(ctrl: string, nsid: number, opts: ReadHealthOpt
   assertCtrlName(ctrl);
   const roots = opts.roots ?? DEFAULT_ROOTS;
   const state = await readControllerState(ctrl, roots);
-  if (state === null) return { controllerState: 'gone', anaState: null, smart: null };
+  if (state === null) {
+    forgetSmart(ctrl, roots);
+    return { controllerState: 'gone', anaState: null, smart: null };
+  }
   const anaState = await readAnaState(ctrl, nsid, roots);
-  if (state !== 'live') return { controllerState: state, anaState, smart: null };
+  if (state !== 'live') {
+    forgetSmart(ctrl, roots);
+    return { controllerState: state, anaState, smart: null };
+  }
   try {
-    const s = await readSmartLog(ctrl, NVME_NSID_ALL, opts);
-    return {
-      controllerState: state,
-      anaState,
-      smart: {
-        criticalWarning: s.criticalWarning,
-        mediaErrors: s.mediaErrors,
-        percentageUsed: s.percentageUsed,
-        temperatureK: s.temperatureK,
-        availableSpare: s.availableSpare,
-      },
-    };
+    return { controllerState: state, anaState, smart: await smartSummary(ctrl, opts) };
   } catch (e) {
     const err = e as XdbmError;
     return { controllerState: state, anaState, smart: null, smartError: { code: err.code ?? ErrorCode.NVME_ERROR, message: err.message } };

@@ -109,8 +109,8 @@ export class ProbePool implements ProbeRunner {
       minThreads: Math.min(maxThreads, Math.max(0, opts.minThreads ?? 1)),
       idleTimeout: opts.idleTimeoutMs ?? 30_000,
       workerData,
-      // The pool's own deadline handling replaces Piscina's queue limits: one task per endpoint at most.
-      maxQueue: 'auto',
+      // No queue limit (Piscina's default): one-in-flight per endpoint already bounds the queue by the
+      // number of endpoints, and a 'queue full' rejection would read as a worker crash.
     });
     // A worker that fails while it has no task is reported here; without a listener it would crash the process.
     this.#piscina.on('error', () => {

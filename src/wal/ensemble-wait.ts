@@ -48,13 +48,15 @@ export async function waitForEnsemble(o: WaitForEnsembleOptions): Promise<Member
         if (o.exclude.has(b.endpointId)) continue;
         const kept = o.keep.find((m) => m.id === b.endpointId && !m.failed) ?? opened.get(b.endpointId);
         if (kept) { members.push(kept); continue; }
+        let replica: LogReplica | undefined;
         try {
-          const replica = o.factory(b, o.logName);
+          replica = o.factory(b, o.logName);
           await withDeadline(replica.open(), o.deadlineMs, `open log ${o.logName} on ${b.endpointId}`, { endpointId: b.endpointId });
           const m: Member = { id: b.endpointId, replica, durableUpTo: 0, busy: false, failed: false };
           opened.set(b.endpointId, m);
           members.push(m);
         } catch (e) {
+          void replica?.close().catch(() => undefined);
           o.exclude.add(b.endpointId);
           try { o.manager.reportDataPathError(b.endpointId, e); } catch { /* ignore */ }
         }

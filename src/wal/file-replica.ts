@@ -106,7 +106,7 @@ export class FileReplica implements LogReplica {
       if (!seg || seg.base + seg.offsets.length !== first || seg.sizeBytes >= this.#segmentBytes) {
         seg = await this.#newSegment(first);
       }
-      const fh = seg.fh ?? (seg.fh = await open(seg.path, 'r+'));
+      const fh = await this.#fhFor(seg);
       const buf = encodeRecords(records);
       let written = 0;
       while (written < buf.length) {
@@ -136,7 +136,7 @@ export class FileReplica implements LogReplica {
     const end = pos + 1 < seg.offsets.length ? seg.offsets[pos + 1]! : seg.sizeBytes;
     let buf: Buffer;
     try {
-      const fh = seg.fh ?? (seg.fh = await open(seg.path, 'r+'));
+      const fh = await this.#fhFor(seg);
       buf = Buffer.allocUnsafe(end - start);
       const { bytesRead } = await fh.read(buf, 0, buf.length, start);
       buf = buf.subarray(0, bytesRead);
@@ -215,10 +215,22 @@ export class FileReplica implements LogReplica {
     return undefined;
   }
 
+  /** The segment's handle, opened on first use; never left behind by a replica closed meanwhile. */
+  async #fhFor(seg: Segment): Promise<FileHandle> {
+    if (seg.fh) return seg.fh;
+    const fh = await open(seg.path, 'r+');
+    if (!this.#opened || !this.#segments.includes(seg)) {
+      await fh.close().catch(() => undefined);
+      throw new XdbmError(ErrorCode.CLOSED, `replica ${this.dir} closed during I/O`);
+    }
+    seg.fh = fh;
+    return fh;
+  }
+
   async #cutSegment(seg: Segment, fromIndex: number): Promise<void> {
     const pos = fromIndex - seg.base;
     const cutAt = seg.offsets[pos]!;
-    const fh = seg.fh ?? (seg.fh = await open(seg.path, 'r+'));
+    const fh = await this.#fhFor(seg);
     await fh.truncate(cutAt);
     await fh.datasync();
     seg.offsets.length = pos;
@@ -228,8 +240,13 @@ export class FileReplica implements LogReplica {
   async #newSegment(base: number): Promise<Segment> {
     const path = join(this.dir, segmentName(base));
     const fh = await open(path, 'w+');
-    const dirFh = await open(this.dir, 'r');
-    try { await dirFh.sync(); } finally { await dirFh.close(); }
+    try {
+      const dirFh = await open(this.dir, 'r');
+      try { await dirFh.sync(); } finally { await dirFh.close(); }
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
     const seg: Segment = { base, path, fh, offsets: [], sizeBytes: 0 };
     this.#segments.push(seg);
     return seg;

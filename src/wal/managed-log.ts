@@ -15,47 +15,10 @@ import { epochFor, lastEpoch, withNewEpoch, withPrefixTruncated } from './ensemb
 import { createMetadataStore } from './metadata/index.js';
 import type { LogMetadata, MetadataStore } from './metadata/types.js';
 import type { LogReplica } from './replica.js';
+import type { LogStats, ManagedLog, ManagedLogOptions } from './log-types.js';
 import { replicaFor } from './replica-factory.js';
 import { recoverLog } from './recovery.js';
 import { waitForEnsemble, type Member } from './ensemble-wait.js';
-
-export interface ManagedLogOptions {
-  /** Default: manager.config.wal.ackQuorum, else 2. */
-  ackQuorum?: number;
-  /** Deadline of one member write (a hang becomes XDBM_IO_TIMEOUT). Default 2000. */
-  writeDeadlineMs?: number;
-  /** How long an append waits for a usable ensemble. Default: config failover.failoverTimeoutMs. */
-  failoverTimeoutMs?: number;
-  segmentBytes?: number;
-  /** Default: built from config wal.metadata (and closed with the log). */
-  metadataStore?: MetadataStore;
-  writerId?: string;
-  /** Default: config failover.enableDataMigration. */
-  enableDataMigration?: boolean;
-  /** Entries per member write (group commit bound). Default 512. */
-  maxBatchEntries?: number;
-  /** Layout choice per backend; tests inject their own. */
-  replicaFactory?: (backend: StorageBackend, logName: string) => LogReplica;
-}
-
-export interface EnsembleChange {
-  epoch: number;
-  firstIndex: number;
-  removed: string[];
-  added: string[];
-  /** From the first failure seen by the log to the new ensemble recorded. */
-  durationMs: number;
-  /** Date.now() when the new ensemble was recorded. */
-  atMs: number;
-}
-
-export interface LogStats {
-  appended: number;
-  acked: number;
-  ensembleChanges: EnsembleChange[];
-  checksumFailures: number;
-  readFallbacks: number;
-}
 
 interface Pending {
   index: number;
@@ -66,18 +29,7 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-export interface ManagedLog {
-  readonly name: string;
-  append(payload: Uint8Array): Promise<{ index: number }>;
-  read(index: number): Promise<Buffer>;
-  truncateSuffix(fromIndex: number): Promise<void>;
-  truncatePrefix(beforeIndex: number): Promise<void>;
-  lastIndex(): number;
-  firstIndex(): number;
-  members(): string[];
-  stats(): LogStats;
-  close(): Promise<void>;
-}
+export type { EnsembleChange, LogStats, ManagedLog, ManagedLogOptions } from './log-types.js';
 
 export async function openManagedLog(manager: BackendManagerApi, name: string, opts: ManagedLogOptions = {}): Promise<ManagedLog> {
   const log = new ReplicatedLog(manager, name, opts);
@@ -109,11 +61,13 @@ export class ReplicatedLog implements ManagedLog {
   #changeChain: Promise<void> = Promise.resolve();
   #changing = false;
   #resync = false;
+  /** Set after appends failed (quorum lost): the next append asks for an ensemble again. */
+  #needsChange = false;
   #ackRound: Promise<void> | null = null;
   #fenced: XdbmError | null = null;
   #closed = false;
   #readReplicas = new Map<string, LogReplica>();
-  #stats: LogStats = { appended: 0, acked: 0, ensembleChanges: [], checksumFailures: 0, readFallbacks: 0 };
+  #stats: LogStats = { appended: 0, acked: 0, ensembleChanges: [], checksumFailures: 0, readFallbacks: 0, dataPathErrors: [] };
 
   constructor(manager: BackendManagerApi, name: string, opts: ManagedLogOptions) {
     this.#m = manager;
@@ -177,7 +131,7 @@ export class ReplicatedLog implements ManagedLog {
   lastIndex(): number { return this.#lastAcked; }
   firstIndex(): number { return this.#meta.firstIndex; }
   members(): string[] { return this.#members.map((m) => m.id); }
-  stats(): LogStats { return { ...this.#stats, ensembleChanges: [...this.#stats.ensembleChanges] }; }
+  stats(): LogStats { return { ...this.#stats, ensembleChanges: [...this.#stats.ensembleChanges], dataPathErrors: [...this.#stats.dataPathErrors] }; }
 
   append(payload: Uint8Array): Promise<{ index: number }> {
     if (this.#closed) return Promise.reject(new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`));
@@ -186,6 +140,11 @@ export class ReplicatedLog implements ManagedLog {
       const index = this.#nextIndex++;
       this.#pending.push({ index, payload: Buffer.from(payload), acks: new Set(), acked: false, resolve, reject });
       this.#stats.appended++;
+      if (this.#needsChange) {
+        this.#needsChange = false;
+        this.#resync = true;
+        this.#changeChain = this.#changeChain.then(() => this.#changeEnsemble()).catch((e) => this.#failAll(e));
+      }
       this.#pumpAll();
     });
   }
@@ -204,15 +163,18 @@ export class ReplicatedLog implements ManagedLog {
     }
     if (batch.length === 0) return;
     m.busy = true;
+    const t0 = process.hrtime.bigint();
     try {
       await withDeadline(m.replica.append(batch.map((p) => ({ index: p.index, payload: p.payload }))), this.#deadlineMs,
         `append to ${m.id}`, { endpointId: m.id });
     } catch (e) {
       m.busy = false;
+      this.#recordOp(m.id, t0, false, 0);
       if (this.#members.includes(m)) this.#memberFailed(m, e);
       return;
     }
     m.busy = false;
+    this.#recordOp(m.id, t0, true, batch.reduce((n, p) => n + p.payload.length, 0));
     if (!this.#members.includes(m)) return;
     m.durableUpTo = batch.at(-1)!.index;
     for (const p of batch) p.acks.add(m.id);
@@ -220,10 +182,19 @@ export class ReplicatedLog implements ManagedLog {
     void this.#pump(m);
   }
 
+  /** Feeds the manager's data-path statistics when it offers them (BackendManager.recordDataPathOp). */
+  #recordOp(id: string, t0: bigint, ok: boolean, bytes: number): void {
+    const rec = (this.#m as { recordDataPathOp?: (id: string, latencyUs: number, ok: boolean, bytes?: number) => void }).recordDataPathOp;
+    if (typeof rec !== 'function') return;
+    try { rec.call(this.#m, id, Number(process.hrtime.bigint() - t0) / 1000, ok, bytes); } catch { /* statistics only */ }
+  }
+
   #memberFailed(m: Member, err: unknown): void {
     if (m.failed) return;
     m.failed = true;
     if (this.#firstFailureAtMs === 0) this.#firstFailureAtMs = Date.now();
+    this.#stats.dataPathErrors.push({ endpointId: m.id, code: isXdbmError(err) ? err.code : ErrorCode.IO_ERROR, atMs: Date.now() });
+    if (this.#stats.dataPathErrors.length > 100) this.#stats.dataPathErrors.shift();
     try { this.#m.reportDataPathError(m.id, err); } catch { /* the manager's problem, never the writer's */ }
     this.#changeChain = this.#changeChain.then(() => this.#changeEnsemble()).catch((e) => this.#failAll(e));
   }
@@ -289,7 +260,12 @@ export class ReplicatedLog implements ManagedLog {
     const failed = this.#pending.filter((p) => !p.acked);
     this.#pending = this.#pending.filter((p) => p.acked);
     // Indexes of failed appends are given back, so later appends stay dense.
-    if (failed.length > 0) this.#nextIndex = failed[0]!.index;
+    if (failed.length > 0) {
+      this.#nextIndex = failed[0]!.index;
+      // Those indexes will carry other payloads: no member may count them as already written.
+      for (const m of this.#members) m.durableUpTo = Math.min(m.durableUpTo, this.#nextIndex - 1);
+      if (!this.#fenced && !this.#closed) this.#needsChange = true;
+    }
     for (const p of failed) p.reject(this.#fenced ?? err);
   }
 
@@ -380,6 +356,9 @@ export class ReplicatedLog implements ManagedLog {
         errors.push(e);
       }
     }
+    // Still in flight to its members (a re-send after recovery or a change): the acknowledged bytes are here.
+    const mem = this.#pending.find((p) => p.index === index && p.acked);
+    if (mem) return Buffer.from(mem.payload);
     const corrupt = errors.some((e) => isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH));
     throw new XdbmError(corrupt ? ErrorCode.LOG_CORRUPT : ErrorCode.ENTRY_NOT_FOUND,
       `no intact copy of ${this.name}[${index}] on ${holders.join(', ') || 'any member'}`, {
@@ -452,6 +431,9 @@ export class ReplicatedLog implements ManagedLog {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Graceful: give in-flight writes and re-sends one write deadline to reach every member.
+    const end = Date.now() + this.#deadlineMs;
+    while (!this.#fenced && this.#pending.length > 0 && Date.now() < end) await sleepMs(2);
     this.#closed = true;
     this.#failAll(new XdbmError(ErrorCode.CLOSED, `log ${this.name} closed`));
     const all = [...this.#members.map((m) => m.replica), ...this.#readReplicas.values()];

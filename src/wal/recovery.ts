@@ -109,7 +109,13 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
     if (!payload) throw new XdbmError(ErrorCode.LOG_CORRUPT, `log ${o.name}: no intact copy of recovered index ${i}`, { details: { index: i } });
     resend.push({ index: i, payload, holders: [] });
   }
-  for (const m of members) m.durableUpTo = repairFrom - 1;
+  // Members that already hold the whole repaired range keep it (no rewrite, readable meanwhile).
+  for (const m of members) {
+    let whole = true;
+    for (let i = repairFrom; i <= lastIndex && whole; i++) whole = m.replica.has(i);
+    m.durableUpTo = whole ? lastIndex : repairFrom - 1;
+    if (whole) for (const e of resend) e.holders.push(m.id);
+  }
   for (const [id, r] of old) if (!members.some((m) => m.id === id)) void r.close().catch(() => undefined);
   meta = withNewEpoch(meta, repairFrom, members.map((m) => m.id), o.writerId);
   version = await cas(o, meta, version);

@@ -1,12 +1,11 @@
 /**
- * Chaos suite: the real BackendManager (probes every 200 ms) over 7 local backends on distinct nodes,
- * each on its own real mount (tmpfs, one ext4 image on a loop device), a managed log with 4 writers
+ * Chaos suite: the real BackendManager (probes every 200 ms) over 8 local backends on distinct nodes,
+ * each on its own real mount (tmpfs; two ext4 images on loop devices), a managed log with 4 writers
  * appending all the time, while active members are, in turn: slowed (fsfreeze for a moment), hung
  * (fsfreeze until the failover happened: a really blocking write, caught by the per-write deadline),
  * removed (directory gone: renamed aside, data kept, put back later), made to fail (directory replaced by a file), filled
  * (ENOSPC), two removed at once, flapped (removed and restored again and again), and corrupted (bytes
- * flipped on disk). (A read-only remount is not used: Linux refuses `remount,ro` with EBUSY while the
- * log holds segments open for writing.) Then every acknowledged index is read back and compared byte for byte.
+ * flipped on disk), and turned read-only (ext4 journal aborted: EROFS). Then every acknowledged index is read back and compared byte for byte.
  * Needs root for the mounts; skipped otherwise (CI runs it as root).
  */
 import { randomBytes } from 'node:crypto';
@@ -17,12 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
 import type { ManagedLog } from '../../src/wal/managed-log.js';
 import {
-  dirToFile, fillUp, flipSegmentBytes, freeze, isRoot, mountExt4Image, mountTmpfs, removeDir, thaw, unfill, unmount,
+  abortExt4, dirToFile, fillUp, flipSegmentBytes, freeze, isRoot, mountExt4Image, mountTmpfs, removeDir, thaw, unfill, unmount,
 } from './helpers/fault-fs.js';
 
-const CANDIDATES = 7;
+const CANDIDATES = 8;
 const EXT4_ID = 'local-6';
-const WRITE_DEADLINE_MS = 1500;
+const EXT4_RO_ID = 'local-7';
+const WRITE_DEADLINE_MS = 800;
 
 interface Candidate { id: string; mount: string; data: string; kind: 'tmpfs' | 'ext4' }
 
@@ -48,7 +48,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
     for (let i = 0; i < CANDIDATES; i++) {
       const id = `local-${i}`;
       const mount = join(root, `m${i}`);
-      const kind = id === EXT4_ID ? 'ext4' : 'tmpfs';
+      const kind = id === EXT4_ID || id === EXT4_RO_ID ? 'ext4' : 'tmpfs';
       if (kind === 'ext4') await mountExt4Image(join(root, `m${i}.img`), mount, 64 * 1024 * 1024);
       else await mountTmpfs(mount, 24 * 1024 * 1024);
       const data = join(mount, 'data');
@@ -64,7 +64,8 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
           endpoints: [{ endpoint_id: c.id, type: 'local', connection_string: `file://${c.data}`, weight: 1 }],
         })),
         failover: { failure_threshold: 2, recovery_threshold: 2, failover_timeout_ms: 10_000, hold_down_base_ms: 300, hold_down_max_ms: 1000 },
-        monitoring: { health_check_types: ['basic'], probe_timeout_ms: 1000 },
+        // Fail-slow off: the ext4 image is always slower than its tmpfs peers and would be moved out for it.
+        monitoring: { health_check_types: ['basic'], probe_timeout_ms: 1000, fail_slow: { enabled: false } },
         wal: { ack_quorum: 2, segment_bytes: 1024 * 1024, metadata: { type: 'file', path: join(root, 'meta', 'xdbm-meta.json') } },
       },
     });
@@ -149,6 +150,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
     await progress(100);
 
     // Hung: writes block for real until thawed; the per-write deadline turns it into a timeout.
+    await makeActive(EXT4_ID);
     const tHang = Date.now();
     await freeze(cand(EXT4_ID).mount);
     try {
@@ -156,7 +158,10 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
     } finally {
       await thaw(cand(EXT4_ID).mount);
     }
-    console.log('hang window events:', events.filter((e) => e.atMs >= tHang - 50).map((e) => `${e.atMs - tHang}ms ${e.what}`).join('\n'));
+    const timeouts = log.stats().dataPathErrors.filter((e) => e.atMs >= tHang && e.code === 'XDBM_IO_TIMEOUT').map((e) => e.endpointId);
+    console.log('hang window events:', events.filter((e) => e.atMs >= tHang - 1500).map((e) => `${e.atMs - tHang}ms ${e.what}`).join('\n'),
+      JSON.stringify(log.stats().dataPathErrors), JSON.stringify(log.stats().ensembleChanges));
+    expect(timeouts).toContain(EXT4_ID); // the hang was caught by the per-write deadline, not a probe
     await progress(100);
 
     const single: [string, (c: Candidate) => Promise<() => Promise<void>>, ((c: Candidate) => boolean)?][] = [
@@ -173,6 +178,17 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
       } finally {
         await restore();
       }
+      await progress(100);
+    }
+
+    // Read-only: the ext4 journal aborted under the open segment (EROFS on the next write).
+    {
+      await makeActive(EXT4_RO_ID);
+      await progress(50);
+      const t0 = Date.now();
+      await abortExt4(cand(EXT4_RO_ID).mount);
+      failoverMs.push({ fault: 'read-only', ms: await waitLeft([EXT4_RO_ID], t0) });
+      expect(log.stats().dataPathErrors.some((e) => e.endpointId === EXT4_RO_ID && e.atMs >= t0)).toBe(true);
       await progress(100);
     }
 

@@ -78,9 +78,37 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
 
     fs.mkdirSync(SHOTS, { recursive: true });
     const shot = path.join(SHOTS, 'after-failover.png');
-    await page.waitForTimeout(1500); // let a couple more latency points land so the chart has lines
+    await page.waitForTimeout(4000); // let a few more latency points land so the chart has lines
     await page.screenshot({ path: shot, fullPage: true });
     expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAVE_CHROMIUM)('dashboard with a token file', () => {
+  it('asks for the token, then shows the data once given one through #token=', async () => {
+    ensureBuilt();
+    const dir = tempDir('xdbm-dash-tok-');
+    const token = 'feedface'.repeat(6);
+    fs.writeFileSync(path.join(dir, 'token'), token, { mode: 0o600 });
+    const cfg = writeCluster(dir, { nodes: 4 });
+    const d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 't.sock'), '--http', '127.0.0.1:0', '--token-file', path.join(dir, 'token'), '--no-watch']);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(d.url!);
+      await page.locator('#token-form').waitFor({ state: 'visible' });
+      expect(await page.locator('[data-testid=conn]').textContent()).toMatch(/token required/);
+      expect(await page.locator('[data-testid=active] .card').count()).toBe(0);
+
+      await page.goto(`${d.url}#token=${token}`);
+      await page.locator('[data-testid=active] .card').nth(2).waitFor();
+      // the token leaves the address bar at once (kept in sessionStorage for this tab only)
+      expect(page.url()).not.toContain(token);
+    } finally {
+      await browser.close();
+      await d.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -145,8 +145,10 @@ describe('SharedMetricsStore seqlock across threads', () => {
     let reads = 0;
     let torn = 0;
     const seen = new Set<number>();
-    const until = Date.now() + 300;
-    while (Date.now() < until) {
+    // Read until the reader has raced many different writes (bounded, for a loaded machine).
+    const until = Date.now() + 10_000;
+    const minReadMs = Date.now() + 200;
+    while (Date.now() < until && (Date.now() < minReadMs || seen.size <= 50)) {
       const d = s.detail('hot');
       const k = d.ops;
       const vals = [d.errors, d.latencySumUs, d.metrics.avgLatencyUs, d.metrics.p50LatencyUs, d.metrics.p99LatencyUs,

@@ -4,15 +4,23 @@
  * e.g. XDBM_NVME_TARGET=127.0.0.1:4420/nqn.2026-11.io.xdbm:tb1 (XDBM_NVME_NSID, default 1), as the
  * testbed's QEMU guest does (test/testbed): this host's kernel has no nvme-tcp.
  * The target's namespace must be scratch space: the test writes to it.
+ *
+ * Then faults, when XDBM_TB_NODE also names the testbed node serving that target (the guest's
+ * test/testbed/guest/tb.sh breaks and repairs it): how fast the controller state and the data path
+ * report a lost subsystem, packet loss at connect, a vanished namespace, and recovery. Both parts
+ * live in one file so they never run at the same time as each other.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectionTarget } from '../../src/config/connection-string.js';
 import type { EndpointConfig } from '../../src/config/types.js';
 import { NvmeofBackend } from '../../src/backends/nvmeof.js';
 import { ErrorCode } from '../../src/errors.js';
 import { controllerRefs } from '../../src/nvme/controller-refs.js';
-import { connect, disconnect, discover } from '../../src/nvme/fabrics.js';
+import { CONNECT_TIMEOUT_MS, connect, disconnect, discover } from '../../src/nvme/fabrics.js';
 import { readHealth } from '../../src/nvme/health.js';
 import { findNamespaceDevice, listControllers, readControllerState } from '../../src/nvme/sysfs.js';
 import { scanControllers } from '../../src/nvme/topology.js';
@@ -149,5 +157,104 @@ describe.skipIf(!m)(`real NVMe/TCP target (${SKIP_REASON})`, () => {
   it('connect to a subsystem the target does not offer fails with XDBM_NVME_ERROR', async () => {
     await expect(connect({ host, port, subsysnqn: `${subsysnqn}-absent`, ...tmo }))
       .rejects.toMatchObject({ code: ErrorCode.NVME_ERROR });
+  });
+});
+
+const run = promisify(execFile);
+const TB_SH = path.resolve(import.meta.dirname, '..', 'testbed', 'guest', 'tb.sh');
+const node = process.env.XDBM_TB_NODE ?? '';
+const faultsEnabled = !!m && /^\d+$/.test(node) && existsSync(TB_SH);
+const FAULT_SKIP_REASON = 'needs a real NVMe/TCP target it may break: runs in the testbed guest (XDBM_NVME_TARGET + XDBM_TB_NODE), see test/testbed';
+const faultTmo = { ctrlLossTmoS: 10, reconnectDelayS: 1, fastIoFailTmoS: 2 };
+
+function backend(): NvmeofBackend {
+  return new NvmeofBackend({ ...endpoint(), endpointId: 'nvme-fault-test', nvme: faultTmo });
+}
+
+const tb = (...args: string[]) => run('bash', [TB_SH, ...args]);
+
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if (ok(await fn())) return performance.now() - t0;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what} not seen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!faultsEnabled)(`NVMe/TCP faults (${FAULT_SKIP_REASON})`, () => {
+  afterAll(async () => {
+    for (const c of await ours()) await disconnect(c).catch(() => undefined);
+  });
+
+  it('subsystem unlinked: controller leaves live, I/O fails with XDBM_IO_ERROR after fast_io_fail_tmo, relink recovers', async () => {
+    const b = backend();
+    await b.init();
+    const ctrl = b.ctrlName!;
+    try {
+      const block = Buffer.alloc(4096, 0x3c);
+      await b.writeRaw(0, block);
+      await tb('fault', 'subsys-unlink', node);
+      const t0 = performance.now();
+      let restored = false;
+      try {
+        const readP = b.readRaw(0, 4096).then(() => null, (e: unknown) => e);
+        const stateMs = await until('controller leaving live', () => readHealth(ctrl, nsid), (h) => h.controllerState !== 'live', 15_000);
+        const err = await readP;
+        const ioErrorMs = performance.now() - t0;
+        expect(err).toMatchObject({ code: ErrorCode.IO_ERROR });
+        // fast_io_fail_tmo (2 s) bounds it, well before ctrl_loss_tmo (10 s).
+        expect(ioErrorMs).toBeLessThan(faultTmo.ctrlLossTmoS * 1000);
+        const sick = await b.healthInfo();
+        expect(['connecting', 'resetting']).toContain(sick.controllerState);
+        expect(sick.smart).toBeNull();
+
+        await tb('restore', 'subsys-unlink', node);
+        restored = true;
+        const t1 = performance.now();
+        const liveMs = await until('controller live again', () => readHealth(ctrl, nsid), (h) => h.controllerState === 'live', 15_000);
+        await until('I/O working again', () => b.readRaw(0, 4096).then((d) => d.equals(block), () => false), (v) => v, 15_000);
+        const ioBackMs = performance.now() - t1;
+        console.log(`subsys-unlink: state change ${stateMs.toFixed(0)} ms, I/O error ${ioErrorMs.toFixed(0)} ms ` +
+          `(${(err as { syscallCode?: string }).syscallCode}); after relink: live ${liveMs.toFixed(0)} ms, I/O back ${ioBackMs.toFixed(0)} ms`);
+      } finally {
+        if (!restored) await tb('restore', 'subsys-unlink', node).catch(() => undefined);
+      }
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a target behind 100 % packet loss: connect fails with XDBM_NVME_ERROR in seconds, not minutes', async () => {
+    await tb('fault', 'loss', node, '100');
+    try {
+      const t0 = performance.now();
+      const err = await connect({ host, port, subsysnqn, ...faultTmo }).then(() => null, (e: unknown) => e);
+      const ms = performance.now() - t0;
+      expect(err).toMatchObject({ code: ErrorCode.NVME_ERROR });
+      expect(ms).toBeLessThanOrEqual(CONNECT_TIMEOUT_MS + 1000);
+      console.log(`loss 100 %: connect failed after ${ms.toFixed(0)} ms (${(err as { details?: { nvmeErrno?: string }; syscallCode?: string }).details?.nvmeErrno ?? (err as { syscallCode?: string }).syscallCode})`);
+    } finally {
+      await tb('restore', 'loss', node);
+    }
+  });
+
+  it('namespace disabled: the device goes away and init fails with XDBM_NVME_ERROR until it is back', async () => {
+    await tb('fault', 'ns-disable', node);
+    try {
+      const b = backend();
+      const t0 = performance.now();
+      const err = await b.init().then(() => null, (e: unknown) => e);
+      // init waits NAMESPACE_WAIT_MS for the device, then gives up and disconnects what it connected.
+      expect(err).toMatchObject({ code: ErrorCode.NVME_ERROR, syscallCode: 'ENOENT' });
+      expect(b.isOpen).toBe(false);
+      console.log(`ns-disable: init gave up after ${(performance.now() - t0).toFixed(0)} ms`);
+    } finally {
+      await tb('restore', 'ns-disable', node);
+    }
+    const b = backend();
+    await b.init();
+    expect((await b.healthInfo()).controllerState).toBe('live');
+    await b.close();
   });
 });

@@ -64,7 +64,7 @@ describe('xdbm daemon + CLI over the admin socket', () => {
     const before = JSON.parse((await x('active', '--json')).stdout) as ActiveJson[];
     const victim = before[0]!.endpointId;
     const r = await x('failover', victim);
-    expect(r.stderr).toBe('');
+    expect(r.stderr, `${r.stdout}\n${d.stderr().slice(-3000)}`).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Failover done: ${victim} -> local-0\\d in \\d+ ms`));
     const after = JSON.parse((await x('active', '--json')).stdout) as ActiveJson[];
@@ -74,8 +74,20 @@ describe('xdbm daemon + CLI over the admin socket', () => {
 
     const again = JSON.parse((await x('active', '--json')).stdout) as ActiveJson[];
     const rj = await x('failover', again[1]!.endpointId, '--json');
-    expect(rj.code).toBe(0);
+    expect(rj.code, `${rj.stdout}\n${rj.stderr}\n${d.stderr().slice(-3000)}`).toBe(0);
     expect(JSON.parse(rj.stdout)).toMatchObject({ failedId: again[1]!.endpointId, ok: true, manual: true });
+  });
+
+  it('failover <active> <replacement> puts the named replacement in', async () => {
+    const cands = JSON.parse((await x('candidates', '--json')).stdout) as { endpointId: string; active: boolean; state: string }[];
+    const victim = cands.find((c) => c.active)!.endpointId;
+    const pick = cands.find((c) => !c.active && c.state === 'HEALTHY')!.endpointId;
+    const r = await x('failover', victim, pick);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`Failover done: ${victim} -> ${pick}`);
+    const after = JSON.parse((await x('active', '--json')).stdout) as ActiveJson[];
+    expect(after.map((a) => a.endpointId)).toContain(pick);
+    expect(after.map((a) => a.endpointId)).not.toContain(victim);
   });
 
   it('bad input exits 2 with a fix hint: unknown backend, inactive backend, bad weight, missing argument', async () => {

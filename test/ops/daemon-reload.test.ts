@@ -88,6 +88,17 @@ describe('config reload', () => {
     expect(ids((await x('active', '--json')).stdout)).toEqual(ids(before));
   });
 
+  it('a reload brings new alert rules in and keeps the seed defaults', async () => {
+    const withRule = writeCluster(dir, {
+      nodes: 6,
+      extraYaml: ['  alert_rules:', '    - rule_name: TooFewHealthy', '      condition: healthy_backend_count < 2', '      severity: warning'].join('\n'),
+    }, 'six.yaml');
+    expect((await x('reload', withRule)).code).toBe(0);
+    const rules = (JSON.parse((await x('alerts', '--json')).stdout) as { rules: { ruleName: string; severity: string }[] }).rules;
+    expect(rules.map((r) => r.ruleName)).toEqual(expect.arrayContaining(['TooFewHealthy', 'NoHealthyBackends', 'HighFailoverRate']));
+    expect(rules.find((r) => r.ruleName === 'TooFewHealthy')!.severity).toBe('warning');
+  });
+
   it('SIGHUP reloads the current file', async () => {
     const current = path.join(dir, 'six.yaml');
     fs.writeFileSync(current, clusterYaml(dir, { nodes: 7 }));

@@ -102,7 +102,8 @@ describe('managed log', () => {
     const t = await TestEnsemble.create({ root, candidates: 3 });
     const log = await openManagedLog(t.asManager(), 'raft');
     for (let i = 1; i <= 5; i++) await log.append(entry(i));
-    const seg = join(t.dirOf(log.members()[0]!), 'wal', 'raft', segmentName(1));
+    const firstTried = log.members()[1 % log.members().length]!; // reads rotate over copies by index
+    const seg = join(t.dirOf(firstTried), 'wal', 'raft', segmentName(1));
     const fh = await open(seg, 'r+');
     await fh.write(Buffer.from([0x5a]), 0, 1, RECORD_HEADER_BYTES + 2); // payload byte of index 1
     await fh.close();

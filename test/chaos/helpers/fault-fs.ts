@@ -34,6 +34,15 @@ export async function unmount(dir: string): Promise<void> {
   await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
 }
 
+/**
+ * ext4 `remount,abort`: the journal aborts and the file system turns read-only under its open files,
+ * so the next write fails with EROFS (a plain `remount,ro` is refused with EBUSY while files are open
+ * for writing). Reads keep working. Undo with unmount + mount.
+ */
+export async function abortExt4(dir: string): Promise<void> {
+  await run('mount', ['-o', 'remount,abort', dir]);
+}
+
 /** fsfreeze -f: every later write to the file system blocks until thaw(). */
 export async function freeze(dir: string): Promise<void> {
   await run('fsfreeze', ['-f', dir]);

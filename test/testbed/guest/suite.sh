@@ -25,7 +25,7 @@ step() {
   t0="$(now_ms)"
   "$@"
   rc=$?
-  printf '{"step":"%s","rc":%s,"ms":%s}\n' "$name" "$rc" "$(( $(now_ms) - t0 ))" > "$R/steps/$name.json"
+  printf '{"step":"%s","rc":%s,"ms":%s,"startedAtMs":%s}\n' "$name" "$rc" "$(( $(now_ms) - t0 ))" "$t0" > "$R/steps/$name.json"
   echo "=== step $name rc=$rc in $(( $(now_ms) - t0 )) ms" >&2
   [ "$rc" -eq 0 ] || failed=1
   return "$rc"

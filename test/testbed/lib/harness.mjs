@@ -119,6 +119,7 @@ async function ensureVictim(manager, types, preferNode) {
 
 /**
  * spec: { name, fault, arg?, types: ['nvmeof'], expect: 'failover' | 'failover-or-degraded' | 'survive',
+ *         tune?: (config) => void (edits the loaded ManagerConfig), requireRecovery?,
  *         holdMs?: how long the fault stays if no failover comes, detectTimeoutMs?, recoverTimeoutMs? }
  */
 export async function runFault(spec) {
@@ -136,6 +137,7 @@ export async function runFault(spec) {
   const rel = (ms) => (ms === undefined || ms === null ? null : ms - t.fault);
   try {
     const config = await loadConfig(CONFIG);
+    if (spec.tune) spec.tune(config);
     manager = await openManager(config);
     manager.on('state-changed', (e) => events.push({ atMs: Date.now(), kind: 'state', ...e }));
     manager.on('active-changed', (e) => events.push({ atMs: Date.now(), kind: 'active', ...e }));
@@ -168,7 +170,7 @@ export async function runFault(spec) {
     walLog = await openLog(manager, `testbed-${spec.name}-${Date.now()}`);
     writers = new Writers(walLog, WRITERS);
     writers.start();
-    await sleep(3000);
+    await sleep(spec.warmMs ?? 3000);
     result.ackedBeforeFault = writers.acked.size;
 
     // --- inject ---

@@ -8,8 +8,10 @@ const dir = process.argv[2] ?? '/xdbm-results';
 const readDir = (d) => (existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.json')).sort() : [])
   .map((f) => { try { return JSON.parse(readFileSync(path.join(d, f), 'utf8')); } catch { return { file: f, unreadable: true }; } });
 
-const steps = readDir(path.join(dir, 'steps'));
-const faults = readDir(path.join(dir, 'faults'));
+const steps = readDir(path.join(dir, 'steps')).sort((a, b) => (a.startedAtMs ?? 0) - (b.startedAtMs ?? 0));
+const ORDER = ['wal-baseline', 'ns-disable', 'subsys-unlink', 'listener-close', 'node-down', 'fail-slow', 'packet-loss', 'nfsd-stop', 'target-restore'];
+const rank = (n) => (ORDER.indexOf(n) < 0 ? 99 : ORDER.indexOf(n));
+const faults = readDir(path.join(dir, 'faults')).sort((a, b) => rank(a.name) - rank(b.name));
 const cluster = existsSync(path.join(dir, 'cluster-smoke.json')) ? JSON.parse(readFileSync(path.join(dir, 'cluster-smoke.json'), 'utf8')) : null;
 const s = (v) => (v === null || v === undefined ? '–' : String(v));
 const ms = (v) => (v === null || v === undefined ? '–' : `${(v / 1000).toFixed(2)} s`);

@@ -89,6 +89,13 @@ export class TestEnsemble extends EventEmitter {
     setTimeout(() => this.#reselect(), this.#delay);
   }
 
+  /** A manual switch, as BackendManager.forceBackendSwitch does: no failure involved. */
+  switchActive(oldId: string, newId: string): void {
+    const previous = [...this.active];
+    this.active = this.active.map((id) => (id === oldId ? newId : id));
+    this.emit('active-changed', { previous, current: [...this.active], reason: 'manual switch' });
+  }
+
   /** Brings a failed candidate back into the pool (it becomes active again only when a slot frees). */
   recover(id: string): void {
     this.failed.delete(id);

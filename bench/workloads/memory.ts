@@ -1,0 +1,101 @@
+/**
+ * Memory flatness: a manager over local backends probed every second (basic and performance probes
+ * through the pool) while writers append to the replicated log (prefix truncated every few seconds so
+ * the disk use stays bounded), for `durationMs`. RSS and heap (after GC) are sampled; the slope of each
+ * after the warm-up (first 20 %) says whether memory grows. Run with --expose-gc.
+ */
+import path from 'node:path';
+import type { ManagedLog } from '../../src/wal/managed-log.js';
+import { atMost } from '../lib/goals.js';
+import { startLocalCluster } from '../lib/cluster.js';
+import { slope, summarize } from '../lib/stats.js';
+import { runWorkload, sleep, type WorkloadOutput } from '../lib/workload.js';
+
+interface Args {
+  durationMs: number;
+  sampleMs: number;
+  writers: number;
+  candidates: number;
+}
+
+const MiB = 1024 * 1024;
+
+async function main(a: Args): Promise<WorkloadOutput> {
+  const c = await startLocalCluster(a.candidates, 'memory', {
+    health_check_interval_ms: 1000,
+    monitoring: { health_check_types: ['basic', 'performance'], fail_slow: { enabled: false } },
+  });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let stop = false;
+  let appends = 0;
+  let failed = 0;
+  const lat: number[] = [];
+  const tMs: number[] = [];
+  const rss: number[] = [];
+  const heap: number[] = [];
+  let log: ManagedLog | undefined;
+  try {
+    log = await c.manager.openLog('memory', { segmentBytes: 4 * MiB }) as ManagedLog;
+    const l = log;
+    const payload = Buffer.alloc(4096, 0x63);
+    const writer = async (): Promise<void> => {
+      while (!stop) {
+        const s = performance.now();
+        try {
+          await l.append(payload);
+          appends++;
+          if (lat.length < 200_000) lat.push((performance.now() - s) * 1000);
+        } catch { failed++; }
+      }
+    };
+    const truncator = async (): Promise<void> => {
+      while (!stop) {
+        await sleep(2000);
+        if (stop) break;
+        const last = l.lastIndex();
+        if (last > 1000) await l.truncatePrefix(last - 1000).catch(() => undefined);
+      }
+    };
+    const t0 = performance.now();
+    const tasks = [...Array.from({ length: a.writers }, writer), truncator()];
+    while (performance.now() - t0 < a.durationMs) {
+      await sleep(a.sampleMs);
+      gc?.();
+      const m = process.memoryUsage();
+      tMs.push(performance.now() - t0);
+      rss.push(m.rss / MiB);
+      heap.push(m.heapUsed / MiB);
+    }
+    stop = true;
+    await Promise.all(tasks);
+    const from = Math.floor(tMs.length * 0.2);
+    const mins = tMs.slice(from).map((t) => t / 60_000);
+    const rssSlope = slope(mins, rss.slice(from));
+    const heapSlope = slope(mins, heap.slice(from));
+    const s = summarize(lat);
+    const worst = Math.max(rssSlope, heapSlope);
+    return {
+      rows: [{
+        suite: 'memory', backendType: 'local',
+        workload: `memory flatness ${(a.durationMs / 60_000).toFixed(1)} min: ${a.candidates} backends probed every 1 s (basic, performance) + ${a.writers} writers appending 4 KiB`,
+        values: {
+          rssSlopeMiBPerMin: rssSlope, heapSlopeMiBPerMin: heapSlope,
+          rssStartMiB: rss[from] ?? Number.NaN, rssEndMiB: rss.at(-1) ?? Number.NaN,
+          heapStartMiB: heap[from] ?? Number.NaN, heapEndMiB: heap.at(-1) ?? Number.NaN,
+          appends, failedAppends: failed, appendP99Us: s.p99, probes: c.manager.getStats().totalChecks,
+        },
+        goal: atMost('memory flat after warm-up: RSS and heap (after GC) slopes under 1 MiB/min', worst, 1, ' MiB/min'),
+      }],
+      series: [{
+        name: 'memory-flatness', title: `RSS over the memory run (${path.basename(c.base)})`, unit: 'RSS (MiB)',
+        points: tMs.map((t, i) => ({ tMs: t, value: rss[i]! })), markers: [{ tMs: tMs[from] ?? 0, label: 'warm-up end' }],
+      }],
+    };
+  } finally {
+    stop = true;
+    await log?.close().catch(() => undefined);
+    await c.stop();
+  }
+}
+
+void runWorkload('memory', main);
