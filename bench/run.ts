@@ -30,7 +30,7 @@ const USAGE = `usage: npm run bench -- [--type local|block|nfs|nvmeof]... [--sui
                  root with losetup; nfs / nvmeof with --target or XDBM_BENCH_NFS / XDBM_BENCH_NVMEOF)
   --suite        suites to run (default: all); append, failover, scale and memory run on local backends
   --quick        short smoke run (tiny durations; figures are not meaningful)
-  --duration-min minutes of the memory-flatness run (default 2, quick 0.1)
+  --duration-min minutes of the memory-flatness run (default 3, quick 0.1)
   --failovers    failovers in the failover suite (default 30, quick 4)
   --target       connection string of an nfs:// or nvme:// backend (testbed guest), e.g.
                  nfs://10.0.2.2:/export/xdbm (with --mount-point) or nvme://10.0.2.2:4420/nqn.x/1
@@ -84,7 +84,7 @@ function parse(): {
     explicitTypes: types.length > 0,
     suites: (suites.length ? suites : [...SUITES]) as Suite[],
     quick,
-    durationMin: values['duration-min'] !== undefined ? Number(values['duration-min']) : quick ? 0.1 : 2,
+    durationMin: values['duration-min'] !== undefined ? Number(values['duration-min']) : quick ? 0.1 : 3,
     failovers: values.failovers !== undefined ? Number(values.failovers) : quick ? 4 : 30,
     target: values.target,
     mountPoint: values['mount-point'],
@@ -168,7 +168,8 @@ async function main(): Promise<void> {
     } else if (s === 'failover') {
       plan.push({
         suite: s, type: 'local', workload: 'failover',
-        args: { failovers: o.failovers, writers: 4, payloadBytes: 4096, steadyMs: q ? 500 : 3000 }, timeoutMs: 600_000,
+        args: { failovers: o.failovers, writers: 4, payloadBytes: 4096, steadyMs: q ? 500 : 3000, hung: q ? 1 : 5, hungDeadlineMs: 250 },
+        timeoutMs: 600_000,
       });
     } else if (s === 'scale') {
       plan.push({ suite: s, type: 'synthetic', workload: 'scale-select', args: { sizes: [10, 100, 1000, 10_000], timeMs: q ? 100 : 1000 }, timeoutMs: 300_000 });
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
       const durationMs = Math.max(0.05, o.durationMin) * 60_000;
       plan.push({
         suite: s, type: 'local', workload: 'memory', nodeArgs: ['--expose-gc'],
-        args: { durationMs, sampleMs: Math.max(250, Math.min(5000, durationMs / 60)), writers: 2, candidates: 6 },
+        args: { durationMs, sampleMs: Math.max(250, Math.min(5000, durationMs / 60)), writers: 2, candidates: 6, appendsPerSec: 500 },
         timeoutMs: durationMs + 300_000,
       });
       if (o.durationMin < 10) notes.push(`memory: a CI-sized flatness run of ${o.durationMin} min (the full check is \`npm run bench -- --suite memory --duration-min 10\`).`);

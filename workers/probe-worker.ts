@@ -8,7 +8,7 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/errors.js';
 import { SlotWriter } from '../src/metrics/slot-writer.js';
-import { C_PHASE, C_THREAD_ID, PHASE_DONE, PHASE_RUNNING, type ProbeTask, type ProbeWorkerData } from '../src/probes/task.js';
+import { C_PHASE, C_PUBLISHED, C_THREAD_ID, PHASE_DONE, PHASE_RUNNING, type ProbeTask, type ProbeWorkerData } from '../src/probes/task.js';
 import type { ProbeResult } from '../src/probes/types.js';
 import { PROBE_KINDS, type ProbeKind } from '../src/types.js';
 import { DeviceIo } from './io/device-io.js';
@@ -22,7 +22,9 @@ import { performanceProbe } from './probes/performance.js';
 import { stressProbe } from './probes/stress.js';
 
 const data = (workerData ?? {}) as ProbeWorkerData;
-const writer = data.metricsBuffer ? new SlotWriter(data.metricsBuffer) : undefined;
+// A worker may wait longer than the main thread for a slot (it blocks nobody else).
+const WORKER_LOCK_WAIT_MS = 1000;
+const writer = data.metricsBuffer ? new SlotWriter(data.metricsBuffer, { lockWaitMs: WORKER_LOCK_WAIT_MS }) : undefined;
 
 const KINDS: Record<ProbeKind, (io: ProbeIo, ctx: ProbeContext) => Promise<ProbeOutcome>> = {
   basic: basicProbe,
@@ -57,14 +59,15 @@ export default async function runProbeTask(task: ProbeTask): Promise<ProbeResult
     outcome = failedOutcome(toProbeError(e, `${task.kind} probe of ${task.target.endpointId}`), ctx);
   }
   const result = toResult(task.target.endpointId, task.kind, outcome, performance.now() - t0, Date.now());
-  if (publish) {
+  // Publish only if the pool has not already answered (and published) a timeout for this task.
+  if (publish && Atomics.compareExchange(control, C_PUBLISHED, 0, 1) === 0) {
     writer.publishProbe(task.slot!, {
       ...result,
       kindCode: PROBE_KINDS.indexOf(task.kind) + 1,
       latenciesUs: outcome.latenciesUs,
     }, task.slotGen);
-    writer.setInFlight(task.slot!, 0, task.slotGen);
   }
+  if (publish) writer.setInFlight(task.slot!, 0, task.slotGen);
   Atomics.store(control, C_PHASE, PHASE_DONE);
   return result;
 }

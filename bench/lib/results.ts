@@ -72,7 +72,7 @@ export function toMarkdown(run: BenchRun): string {
     const measured = Object.entries(r.values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
     const ref = r.reference ? `${r.reference.name}: ${Object.entries(r.reference.values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}` : '';
     const ratio = r.ratio ? Object.entries(r.ratio).map(([k, v]) => `${k} ${v.toFixed(2)}x`).join(', ') : '';
-    const goal = r.goal ? `${r.goal.met ? 'met' : 'NOT met'}: ${r.goal.text}${r.goal.by ? ` (${r.goal.by})` : ''}` : '';
+    const goal = r.goal ? `${r.goal.met ? 'met' : 'NOT met'}: ${r.goal.text}${r.goal.by ? ` (${r.goal.by})` : ''}` : 'no goal set (reference figures only)';
     lines.push(`| ${r.suite} | ${r.backendType} | ${r.workload} | ${measured} | ${ref} | ${ratio} | ${goal} |`);
   }
   const goals = run.rows.filter((r) => r.goal);

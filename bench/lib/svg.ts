@@ -81,10 +81,15 @@ export function timeSeriesChart(title: string, unit: string, points: SeriesPoint
     `<text x="${left + plotW / 2}" y="${height - 20}" text-anchor="middle">time (ms)</text>`,
   ];
   for (const p of points) parts.push(`<circle cx="${x(p.tMs).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="1.5" fill="#2b6cb0"/>`);
-  for (const m of markers) {
-    parts.push(`<line x1="${x(m.tMs)}" y1="${top}" x2="${x(m.tMs)}" y2="${top + plotH}" stroke="#e53e3e" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${x(m.tMs) + 3}" y="${top + 12}" fill="#e53e3e">${esc(m.label)}</text>`);
+  for (let t = 0; t <= 4; t++) {
+    const tv = t0 + ((t1 - t0) * t) / 4;
+    parts.push(`<text x="${x(tv).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle">${tv.toFixed(0)}</text>`);
   }
+  markers.forEach((m, i) => {
+    parts.push(`<line x1="${x(m.tMs).toFixed(1)}" y1="${top}" x2="${x(m.tMs).toFixed(1)}" y2="${top + plotH}" stroke="#e53e3e" stroke-dasharray="4 3"/>`);
+    // staggered labels, so close markers stay readable
+    parts.push(`<text x="${(x(m.tMs) + 3).toFixed(1)}" y="${top + 12 + i * 14}" fill="#e53e3e">${esc(`${m.label} (${m.tMs.toFixed(1)} ms)`)}</text>`);
+  });
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

@@ -5,7 +5,10 @@
  * set (active-changed without the victim) and to the log's new ensemble; append latency in steady
  * state and during failovers (appends started between the fault and the new ensemble); failed appends.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { FaultReply, FaultRequest } from '../lib/fault-worker.js';
 import type { ActiveChangedEvent } from '../../src/manager-api.js';
 import type { ManagedLog } from '../../src/wal/managed-log.js';
 import { atMost } from '../lib/goals.js';
@@ -27,6 +30,22 @@ interface Args {
 }
 
 interface Sample { startMs: number; latencyUs: number; ok: boolean }
+
+/** The fault-injector thread (bench/lib/fault-worker.ts); times are on this thread's clock. */
+function startInjector(): { inject: (dir: string, replaceWithFile: boolean) => Promise<{ startMs: number; doneMs: number; error?: string }>; close: () => Promise<number> } {
+  const w = new Worker(path.join(path.dirname(fileURLToPath(import.meta.url)), '../lib/fault-worker.js'));
+  const waiting = new Map<number, (r: FaultReply) => void>();
+  w.on('message', (r: FaultReply) => { waiting.get(r.id)?.(r); waiting.delete(r.id); });
+  let next = 1;
+  return {
+    inject: (dir, replaceWithFile) => new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, (r) => resolve({ startMs: r.startAbsMs - performance.timeOrigin, doneMs: r.doneAbsMs - performance.timeOrigin, error: r.error }));
+      w.postMessage({ id, dir, replaceWithFile } satisfies FaultRequest);
+    }),
+    close: () => w.terminate(),
+  };
+}
 interface Episode { victim: string; mode: string; t0: number; tActive: number; tEnsemble: number; ok: boolean }
 
 /** Waits until the manager's active set and the log's ensemble no longer hold victim (10 s at most). */
@@ -77,6 +96,8 @@ async function main(a: Args): Promise<WorkloadOutput> {
   const episodes: Episode[] = [];
   const actives: Array<{ t: number; ev: ActiveChangedEvent }> = [];
   c.manager.on('active-changed', (ev) => actives.push({ t: performance.now(), ev }));
+  const failedAt = new Map<string, number>();
+  c.manager.on('state-changed', (ev) => { if (ev.to === 'FAILED' && !failedAt.has(ev.endpointId)) failedAt.set(ev.endpointId, performance.now()); });
   let log: ManagedLog | undefined;
   let stop = false;
   try {
@@ -95,6 +116,8 @@ async function main(a: Args): Promise<WorkloadOutput> {
         }
       }
     };
+    const injector = startInjector();
+    const injectMs: number[] = [];
     const tStart = performance.now();
     const writers = Array.from({ length: a.writers }, writer);
     await sleep(a.steadyMs);
@@ -107,9 +130,11 @@ async function main(a: Args): Promise<WorkloadOutput> {
       const changesBefore = l.stats().ensembleChanges.length;
       const evBefore = actives.length;
       const t0 = performance.now();
-      rmSync(c.dirs[victim]!, { recursive: true, force: true });
-      if (k % 2 === 1) writeFileSync(c.dirs[victim]!, 'not a directory\n');
+      const fault = injector.inject(c.dirs[victim]!, k % 2 === 1);
       const { tActive, tEnsemble } = await waitReplaced(victim, t0, l, actives, evBefore, changesBefore);
+      const f = await fault;
+      if (f.error) skipped.push(`fault ${k + 1} on ${victim}: ${f.error}`);
+      injectMs.push(f.doneMs - f.startMs);
       const ok = !Number.isNaN(tActive) && !Number.isNaN(tEnsemble);
       episodes.push({ victim, mode, t0, tActive, tEnsemble, ok });
       if (!ok) skipped.push(`failover ${k + 1} (${victim}, ${mode}): no ${Number.isNaN(tActive) ? 'new active set' : 'new log ensemble'} within 10 s`);
@@ -118,6 +143,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     stop = true;
     await Promise.all(writers);
     const tEnd = performance.now();
+    await injector.close();
 
     // --- hung backends: a member whose file system stops answering (dm suspended); the log's
     // per-write deadline turns the hang into XDBM_IO_TIMEOUT, which fails the member over.
@@ -173,6 +199,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const okEps = episodes.filter((e) => e.ok);
     const toActive = summarize(okEps.map((e) => e.tActive - e.t0));
     const toEnsemble = summarize(okEps.map((e) => e.tEnsemble - e.t0));
+    const toFailed = summarize(okEps.map((e) => (failedAt.get(e.victim) ?? Number.NaN) - e.t0).filter(Number.isFinite));
     // An append is 'during a failover' when its lifetime overlaps [fault, new ensemble].
     const inFailover = (s: Sample): boolean => episodes.some((e) => s.startMs + s.latencyUs / 1000 >= e.t0 && s.startMs <= Math.max(e.tActive, e.tEnsemble));
     const during = summarize(samples.filter((s) => s.ok && inFailover(s)).map((s) => s.latencyUs));
@@ -185,9 +212,9 @@ async function main(a: Args): Promise<WorkloadOutput> {
         suite: 'failover', backendType: 'local',
         workload: `fault -> new active set, ${okEps.length}/${episodes.length} failovers (dir removed / replaced by a file), ${a.writers} writers appending`,
         values: {
-          p50Ms: toActive.p50, p99Ms: toActive.p99, maxMs: toActive.max,
+          p50Ms: toActive.p50, p99Ms: toActive.p99, maxMs: toActive.max, detectP50Ms: toFailed.p50, detectP99Ms: toFailed.p99,
           ensembleP50Ms: toEnsemble.p50, ensembleP99Ms: toEnsemble.p99,
-          managerFailovers: stats.failoverCount, failedFailovers: stats.failedFailovers,
+          injectP50Ms: summarize(injectMs).p50, managerFailovers: stats.failoverCount, failedFailovers: stats.failedFailovers,
         },
         goal: okEps.length === episodes.length && okEps.length >= 30
           ? atMost('p99 fault -> new active set under 50 ms (>= 30 failovers)', toActive.p99, 50, ' ms')

@@ -16,6 +16,8 @@ interface Args {
   sampleMs: number;
   writers: number;
   candidates: number;
+  /** Total append rate the writers pace themselves to (a steady log, not a saturation test). */
+  appendsPerSec: number;
 }
 
 const MiB = 1024 * 1024;
@@ -38,7 +40,9 @@ async function main(a: Args): Promise<WorkloadOutput> {
     log = await c.manager.openLog('memory', { segmentBytes: 4 * MiB }) as ManagedLog;
     const l = log;
     const payload = Buffer.alloc(4096, 0x63);
+    const perWriterGapMs = (1000 * a.writers) / a.appendsPerSec;
     const writer = async (): Promise<void> => {
+      let due = performance.now();
       while (!stop) {
         const s = performance.now();
         try {
@@ -46,6 +50,10 @@ async function main(a: Args): Promise<WorkloadOutput> {
           appends++;
           if (lat.length < 200_000) lat.push((performance.now() - s) * 1000);
         } catch { failed++; }
+        due += perWriterGapMs;
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(wait);
+        else if (wait < -1000) due = performance.now(); // fell behind: do not burst to catch up
       }
     };
     const truncator = async (): Promise<void> => {
@@ -77,7 +85,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
     return {
       rows: [{
         suite: 'memory', backendType: 'local',
-        workload: `memory flatness ${(a.durationMs / 60_000).toFixed(1)} min: ${a.candidates} backends probed every 1 s (basic, performance) + ${a.writers} writers appending 4 KiB`,
+        workload: `memory flatness ${(a.durationMs / 60_000).toFixed(1)} min: ${a.candidates} backends probed every 1 s (basic, performance) + ${a.writers} writers appending 4 KiB at ${a.appendsPerSec}/s`,
         values: {
           rssSlopeMiBPerMin: rssSlope, heapSlopeMiBPerMin: heapSlope,
           rssStartMiB: rss[from] ?? Number.NaN, rssEndMiB: rss.at(-1) ?? Number.NaN,

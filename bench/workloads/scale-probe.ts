@@ -49,7 +49,9 @@ async function main(a: Args): Promise<WorkloadOutput> {
     rows.push({
       suite: 'scale', backendType: 'local',
       workload: `event-loop delay while ${a.candidates} local backends are probed through the pool (${(a.probeMs / 1000).toFixed(0)} s, interval ${a.intervalMs} ms)`,
-      values: { p50Ms: h.percentile(50) / 1e6, p99Ms: p99, maxMs: h.max / 1e6, probesPerSec: checks / (a.probeMs / 1000), startMs },
+      // The histogram records whole timer intervals, so every value includes the 1 ms resolution:
+      // the goal is judged on the raw p99 (an overestimate); p99 minus the resolution is shown too.
+      values: { p50Ms: h.percentile(50) / 1e6, p99Ms: p99, p99BeyondTimerMs: p99 - 1, maxMs: h.max / 1e6, probesPerSec: checks / (a.probeMs / 1000), startMs },
       goal: atMost('event-loop delay p99 under 5 ms', p99, 5, ' ms'),
     });
     rows.push({
@@ -58,6 +60,9 @@ async function main(a: Args): Promise<WorkloadOutput> {
         rssPerBackendKiB: (after.rss - before.rss) / a.candidates / 1024, heapPerBackendKiB: (after.heap - before.heap) / a.candidates / 1024,
         rssTotalMiB: after.rss / MiB, heapTotalMiB: after.heap / MiB, rssBaselineMiB: before.rss / MiB,
       },
+      ...(a.candidates >= 1000
+        ? { goal: atMost('1,000 candidates under 150 MiB RSS (library in this process, after GC)', after.rss / MiB, 150, ' MiB') }
+        : {}),
     });
     return { rows };
   } finally {

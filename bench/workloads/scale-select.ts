@@ -81,7 +81,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
       values: {
         selectP50Us: sel.p50, selectP99Us: sel.p99, replacementP50Us: rep.p50, scoreAllP50Us: sc.p50, samples: sel.samples,
       },
-      ...(n >= 10_000 ? { goal: atMost('selection over 10,000 candidates under 1 ms (tinybench median)', sel.p50 / 1000, 1, ' ms') } : {}),
+      goal: atMost(`selection under 1 ms (goal set at 10,000 candidates; tinybench median)`, sel.p50 / 1000, 1, ' ms'),
     });
     if (sink === -1) console.error('unreachable');
   }

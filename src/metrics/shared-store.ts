@@ -36,10 +36,19 @@ export interface SlotSnapshot {
   lastProbeDurationMs: number;
   /** Seqlock value the copy was taken at (even). */
   seq: number;
+  /**
+   * True when a writer held the slot longer than READ_LOCK_WAIT_MS (preempted, or died mid-publish)
+   * and this is the last consistent copy read before, not the current one.
+   */
+  stale: boolean;
 }
 
-/** How long a reader waits for a writer to leave a slot before giving up. */
-export const READ_LOCK_WAIT_MS = 200;
+/**
+ * How long a reader waits for a writer to leave a slot. Past it the reader returns the slot's last
+ * consistent copy marked stale rather than block the main thread (a writer preempted by the OS can hold
+ * a slot for many milliseconds on a loaded machine).
+ */
+export const READ_LOCK_WAIT_MS = 20;
 
 export class SharedMetricsStore implements MetricsStore {
   readonly buffer: SharedArrayBuffer;
@@ -48,6 +57,8 @@ export class SharedMetricsStore implements MetricsStore {
   readonly #v: MetricsViews;
   readonly #slots = new Map<string, number>();
   readonly #ids: (string | undefined)[];
+  /** Last consistent copy of each slot, the fallback when a writer holds it too long. */
+  readonly #lastGood: (SlotSnapshot | undefined)[];
 
   constructor(capacitySlots: number, buffer?: SharedArrayBuffer) {
     if (!Number.isInteger(capacitySlots) || capacitySlots < 1) {
@@ -73,6 +84,7 @@ export class SharedMetricsStore implements MetricsStore {
     this.#v = viewsOf(this.buffer);
     this.writer = new SlotWriter(this.#v);
     this.#ids = new Array<string | undefined>(capacitySlots).fill(undefined);
+    this.#lastGood = new Array<SlotSnapshot | undefined>(capacitySlots).fill(undefined);
   }
 
   /** Bumped on every register/release. */
@@ -94,9 +106,12 @@ export class SharedMetricsStore implements MetricsStore {
       });
     }
     this.#ids[slot] = endpointId;
+    this.#lastGood[slot] = undefined;
     this.#slots.set(endpointId, slot);
     const { i32, f64, u32 } = this.#v;
     const base = slotWordBase(slot);
+    // A fresh slot has no writer but ours; one left locked by a dead writer of a released endpoint is freed.
+    this.writer.forceUnlock(slot);
     this.writer.withLock(slot, (f, h) => {
       f64.fill(0, f, f + SLOT_F64_COUNT);
       u32.fill(0, h, h + HISTOGRAM_BUCKETS);
@@ -195,14 +210,20 @@ export class SharedMetricsStore implements MetricsStore {
       if ((s1 & 1) === 0) {
         for (let i = 0; i < SLOT_F64_COUNT; i++) fields[i] = f64[f + i]!;
         for (let i = 0; i < HISTOGRAM_BUCKETS; i++) hist[i] = u32[h + i]!;
-        if (Atomics.load(i32, w + S_SEQ) === s1) return this.#build(endpointId, slot, fields, hist, s1);
-        continue;
+        if (Atomics.load(i32, w + S_SEQ) === s1) {
+          const snap = this.#build(endpointId, slot, fields, hist, s1);
+          this.#lastGood[slot] = snap;
+          return snap;
+        }
+      } else if (deadline === 0) {
+        deadline = Date.now() + READ_LOCK_WAIT_MS;
+      } else if (Date.now() > deadline) {
+        const last = this.#lastGood[slot];
+        if (last) return { ...last, stale: true };
+        throw new XdbmError(ErrorCode.IO_TIMEOUT, `metrics slot ${slot} (${endpointId}) stayed locked for ${READ_LOCK_WAIT_MS} ms and was never read before`);
+      } else {
+        Atomics.wait(i32, w + S_SEQ, s1, 1);
       }
-      if (deadline === 0) deadline = Date.now() + READ_LOCK_WAIT_MS;
-      else if (Date.now() > deadline) {
-        throw new XdbmError(ErrorCode.IO_TIMEOUT, `metrics slot ${slot} (${endpointId}) stayed locked for ${READ_LOCK_WAIT_MS} ms`);
-      }
-      Atomics.wait(i32, w + S_SEQ, s1, 1);
     }
   }
 
@@ -237,6 +258,7 @@ export class SharedMetricsStore implements MetricsStore {
       lastProbeMs: x[F_LAST_PROBE_MS]!,
       lastProbeDurationMs: x[F_LAST_PROBE_DURATION_MS]!,
       seq,
+      stale: false,
     };
   }
 }

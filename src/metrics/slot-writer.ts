@@ -35,26 +35,50 @@ export interface ProbePublication {
 /** EWMA weight of one data-path op in avgLatencyUs and errorRate. */
 export const OP_EWMA_ALPHA = 0.2;
 
+/**
+ * How long a writer waits for another writer to leave a slot before it drops its update. Writers hold
+ * a slot for microseconds; a longer hold means the holder was preempted or died mid-publish (a worker
+ * terminated past its deadline), and the main thread must never spin on that.
+ */
+export const DEFAULT_LOCK_WAIT_MS = 20;
+
+export interface SlotWriterOptions {
+  lockWaitMs?: number;
+}
+
 export class SlotWriter {
   readonly #v: MetricsViews;
+  readonly #lockWaitMs: number;
+  /** Updates dropped because a slot stayed locked past lockWaitMs. */
+  droppedWrites = 0;
 
-  constructor(bufferOrViews: SharedArrayBuffer | MetricsViews) {
+  constructor(bufferOrViews: SharedArrayBuffer | MetricsViews, opts: SlotWriterOptions = {}) {
     this.#v = bufferOrViews instanceof SharedArrayBuffer ? viewsOf(bufferOrViews) : bufferOrViews;
+    this.#lockWaitMs = opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   }
 
   get views(): MetricsViews {
     return this.#v;
   }
 
-  /** Takes the slot's seqlock (spins while another writer holds it); returns the odd value taken. */
-  lock(slot: number): number {
+  /**
+   * Takes the slot's seqlock; returns the odd value taken, or 0 when another writer held it for longer
+   * than waitMs.
+   */
+  lock(slot: number, waitMs: number = this.#lockWaitMs): number {
     const { i32 } = this.#v;
     const w = slotWordBase(slot) + S_SEQ;
+    let deadline = 0;
     for (;;) {
       const cur = Atomics.load(i32, w);
-      if ((cur & 1) === 0 && Atomics.compareExchange(i32, w, cur, cur + 1) === cur) return cur + 1;
+      if ((cur & 1) === 0) {
+        if (Atomics.compareExchange(i32, w, cur, cur + 1) === cur) return cur + 1;
+        continue;
+      }
+      if (deadline === 0) deadline = Date.now() + waitMs;
+      else if (Date.now() > deadline) return 0;
       // Another writer is inside: wait a moment for the word to change instead of burning the core.
-      Atomics.wait(i32, w, cur | 1, 1);
+      Atomics.wait(i32, w, cur, 1);
     }
   }
 
@@ -64,14 +88,19 @@ export class SlotWriter {
     Atomics.notify(this.#v.i32, w);
   }
 
-  /** Runs fn with the seqlock held. */
-  withLock<T>(slot: number, fn: (f: number, h: number) => T): T {
+  /** Runs fn with the seqlock held; returns false (fn not run, droppedWrites + 1) when it could not be taken. */
+  withLock(slot: number, fn: (f: number, h: number) => void): boolean {
     const taken = this.lock(slot);
+    if (taken === 0) {
+      this.droppedWrites++;
+      return false;
+    }
     try {
-      return fn(slotF64Base(slot), slotHistogramBase(slot));
+      fn(slotF64Base(slot), slotHistogramBase(slot));
     } finally {
       this.unlock(slot, taken);
     }
+    return true;
   }
 
   /**
@@ -88,13 +117,14 @@ export class SlotWriter {
 
   /**
    * Publishes a probe result. When `slotGen` is given and no longer matches the slot (the endpoint was
-   * released and the slot reused while this probe ran), nothing is written and false is returned.
+   * released and the slot reused while this probe ran), or the slot stayed locked past lockWaitMs,
+   * nothing is written and false is returned.
    */
   publishProbe(slot: number, p: ProbePublication, slotGen?: number): boolean {
     const { i32, f64, u32 } = this.#v;
     const base = slotWordBase(slot);
     if (slotGen !== undefined && Atomics.load(i32, base + S_SLOT_GEN) !== slotGen) return false;
-    this.withLock(slot, (f, h) => {
+    const done = this.withLock(slot, (f, h) => {
       f64[f + F_OPS]! += p.ops;
       f64[f + F_ERRORS]! += p.errors;
       let sum = 0;
@@ -117,6 +147,7 @@ export class SlotWriter {
       f64[f + F_LAST_PROBE_OK] = p.ok ? 1 : 0;
       f64[f + F_LAST_UPDATE_MS] = p.finishedAtMs;
     });
+    if (!done) return false;
     Atomics.store(i32, base + S_LAST_PROBE_KIND, p.kindCode);
     if (p.ok) {
       Atomics.store(i32, base + S_CONSEC_FAILURES, 0);

@@ -82,14 +82,11 @@ export interface LibNvme {
   nvme_next_subsystem: (h: NvmeHost, s: NvmeSubsystem) => NvmeSubsystem | null;
   nvme_subsystem_first_ctrl: (s: NvmeSubsystem) => NvmeCtrl | null;
   nvme_subsystem_next_ctrl: (s: NvmeSubsystem, c: NvmeCtrl) => NvmeCtrl | null;
-  nvme_subsystem_get_name: (s: NvmeSubsystem) => string | null;
   nvme_ctrl_first_ns: (c: NvmeCtrl) => NvmeNs | null;
   nvme_ctrl_next_ns: (c: NvmeCtrl, n: NvmeNs) => NvmeNs | null;
   nvme_ctrl_first_path: (c: NvmeCtrl) => NvmePath | null;
   nvme_ctrl_next_path: (c: NvmeCtrl, p: NvmePath) => NvmePath | null;
   nvme_path_get_ns: (p: NvmePath) => NvmeNs | null;
-  nvme_path_get_name: (p: NvmePath) => string | null;
-  nvme_path_get_ana_state: (p: NvmePath) => string | null;
   nvme_ctrl_get_name: (c: NvmeCtrl) => string | null;
   nvme_ctrl_get_state: (c: NvmeCtrl) => string | null;
   nvme_ctrl_get_transport: (c: NvmeCtrl) => string | null;
@@ -98,12 +95,10 @@ export interface LibNvme {
   nvme_ctrl_get_subsysnqn: (c: NvmeCtrl) => string | null;
   nvme_ns_get_name: (n: NvmeNs) => string | null;
   nvme_ns_get_nsid: (n: NvmeNs) => number;
-  nvme_ns_get_lba_size: (n: NvmeNs) => number;
   nvmf_hostnqn_from_file: () => string | null;
   nvmf_hostnqn_generate: () => string | null;
   nvmf_hostid_from_file: () => string | null;
   nvme_lookup_host: (r: NvmeRoot, hostnqn: string | null, hostid: string | null) => NvmeHost | null;
-  nvme_default_host: (r: NvmeRoot) => NvmeHost | null;
   nvme_create_ctrl: (
     r: NvmeRoot, subsysnqn: string, transport: string, traddr: string,
     hostTraddr: string | null, hostIface: string | null, trsvcid: string | null,
@@ -117,10 +112,8 @@ export interface LibNvme {
   nvme_get_log: AsyncFn<[GetLogArgsStruct], number>;
 }
 
-/** syslog levels libnvme filters its own messages with. */
+/** syslog level libnvme filters its own messages with (2 = LOG_CRIT: errors reach us as errno). */
 export const LOG_CRIT = 2;
-export const LOG_ERR = 3;
-export const LOG_DEBUG = 7;
 
 let cached: LibNvme | undefined;
 let cachedError: XdbmError | undefined;
@@ -231,14 +224,11 @@ function declare(lib: LibraryHandle, path: string): LibNvme {
     nvme_next_subsystem: f('nvme_subsystem_t nvme_next_subsystem(nvme_host_t h, nvme_subsystem_t s)'),
     nvme_subsystem_first_ctrl: f('nvme_ctrl_t nvme_subsystem_first_ctrl(nvme_subsystem_t s)'),
     nvme_subsystem_next_ctrl: f('nvme_ctrl_t nvme_subsystem_next_ctrl(nvme_subsystem_t s, nvme_ctrl_t c)'),
-    nvme_subsystem_get_name: f('const char *nvme_subsystem_get_name(nvme_subsystem_t s)'),
     nvme_ctrl_first_ns: f('nvme_ns_t nvme_ctrl_first_ns(nvme_ctrl_t c)'),
     nvme_ctrl_next_ns: f('nvme_ns_t nvme_ctrl_next_ns(nvme_ctrl_t c, nvme_ns_t n)'),
     nvme_ctrl_first_path: f('nvme_path_t nvme_ctrl_first_path(nvme_ctrl_t c)'),
     nvme_ctrl_next_path: f('nvme_path_t nvme_ctrl_next_path(nvme_ctrl_t c, nvme_path_t p)'),
     nvme_path_get_ns: f('nvme_ns_t nvme_path_get_ns(nvme_path_t p)'),
-    nvme_path_get_name: f('const char *nvme_path_get_name(nvme_path_t p)'),
-    nvme_path_get_ana_state: f('const char *nvme_path_get_ana_state(nvme_path_t p)'),
     nvme_ctrl_get_name: f('const char *nvme_ctrl_get_name(nvme_ctrl_t c)'),
     nvme_ctrl_get_state: f('const char *nvme_ctrl_get_state(nvme_ctrl_t c)'),
     nvme_ctrl_get_transport: f('const char *nvme_ctrl_get_transport(nvme_ctrl_t c)'),
@@ -247,13 +237,11 @@ function declare(lib: LibraryHandle, path: string): LibNvme {
     nvme_ctrl_get_subsysnqn: f('const char *nvme_ctrl_get_subsysnqn(nvme_ctrl_t c)'),
     nvme_ns_get_name: f('const char *nvme_ns_get_name(nvme_ns_t n)'),
     nvme_ns_get_nsid: f('int nvme_ns_get_nsid(nvme_ns_t n)'),
-    nvme_ns_get_lba_size: f('int nvme_ns_get_lba_size(nvme_ns_t n)'),
     // These three return malloc'd strings: '!' makes koffi free them after conversion.
     nvmf_hostnqn_from_file: f('char *! nvmf_hostnqn_from_file()'),
     nvmf_hostnqn_generate: f('char *! nvmf_hostnqn_generate()'),
     nvmf_hostid_from_file: f('char *! nvmf_hostid_from_file()'),
     nvme_lookup_host: f('nvme_host_t nvme_lookup_host(nvme_root_t r, const char *hostnqn, const char *hostid)'),
-    nvme_default_host: f('nvme_host_t nvme_default_host(nvme_root_t r)'),
     nvme_create_ctrl: f(
       'nvme_ctrl_t nvme_create_ctrl(nvme_root_t r, const char *subsysnqn, const char *transport, ' +
         'const char *traddr, const char *host_traddr, const char *host_iface, const char *trsvcid)',

@@ -28,7 +28,7 @@ import { ErrorCode, XdbmError } from '../errors.js';
 import { SharedMetricsStore } from '../metrics/shared-store.js';
 import { PROBE_KINDS, type ProbeKind } from '../types.js';
 import {
-  C_CANCEL, C_PHASE, C_THREAD_ID, CONTROL_BYTES, DEFAULT_THRESHOLDS, PHASE_QUEUED, STRESS_DEFAULT_DURATION_MS,
+  C_CANCEL, C_PHASE, C_PUBLISHED, C_THREAD_ID, CONTROL_BYTES, DEFAULT_THRESHOLDS, PHASE_QUEUED, STRESS_DEFAULT_DURATION_MS,
   STRESS_DEFAULT_QUEUE_DEPTH, type ProbeTask, type ProbeThresholds, type ProbeWorkerData,
 } from './task.js';
 import type { ProbeOptions, ProbeResult, ProbeRunner } from './types.js';
@@ -270,6 +270,8 @@ export class ProbePool implements ProbeRunner {
 
   #publish(entry: InFlight, r: ProbeResult): void {
     if (!this.#metrics || entry.slot === undefined) return;
+    // The worker may have claimed publishing a moment ago (it finished right at the deadline): its result stands.
+    if (Atomics.compareExchange(entry.control, C_PUBLISHED, 0, 1) !== 0) return;
     this.#metrics.writer.publishProbe(entry.slot, { ...r, kindCode: PROBE_KINDS.indexOf(r.kind) + 1 }, entry.slotGen);
   }
 

@@ -15,6 +15,12 @@ export const PHASE_RUNNING = 1;
 export const PHASE_DONE = 2;
 /** Set to 1 by the pool when the caller no longer waits (deadline or abort): stop between operations. */
 export const C_CANCEL = 2;
+/**
+ * Who publishes this task's result into the metrics slot: the first to compareExchange 0 -> 1 (the
+ * worker when it finishes, or the pool when it answers a timeout or crash). So the slot always agrees
+ * with what the caller was told, even when a late worker finishes after its deadline.
+ */
+export const C_PUBLISHED = 3;
 export const CONTROL_BYTES = 16;
 
 export interface ProbeThresholds {

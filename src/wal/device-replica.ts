@@ -2,8 +2,9 @@
  * Device layout for block and NVMe-oF backends, written through BlockBackend.writeRaw/readRaw/flush
  * (O_DIRECT: every write is whole blocks at block-aligned offsets) inside the device's data region:
  *
- *   block 0  superblock: magic 'XWSB', version, nonce, generation, blockBytes, name length, name, crc32c
- *   block 1+ batches, each block-aligned:
+ *   block 0  superblock: magic 'XWSB', version, nonce, generation, blockBytes, head offset (u64: where
+ *            the oldest live batch starts), name length, name, crc32c
+ *   block 1+ a ring of batches, each block-aligned:
  *            header: magic 'XWB1', nonce u32, generation u32, count u32, bodyBytes u32, crc32c u32 (of
  *            header bytes 0..20 and the body); body: `count` records in record-format.ts framing;
  *            zero padding up to the next block.
@@ -12,8 +13,10 @@
  * follow the previous batch, and its generation is not below the previous one: truncateSuffix raises
  * the generation in the superblock first, so batches left beyond a cut never come back. The scan stops
  * at the first batch that fails: a torn write is a tail that is simply not there.
- * The area is linear: when it is full appends fail with XDBM_NO_SPACE (the log then moves to another
- * member); truncatePrefix of everything lets it start over.
+ * The batch area is a ring: live batches run from the head (in the superblock) to the end, wrapping to
+ * block 1 when the next batch does not fit (a wrap marker block says so when there is room for one).
+ * truncatePrefix moves the head, which frees space; when the tail would run into the head, appends fail
+ * with XDBM_NO_SPACE (the log then moves to another member).
  */
 import { randomInt } from 'node:crypto';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
@@ -37,7 +40,8 @@ export function isRawDevice(b: unknown): b is RawDevice {
 
 const SB_MAGIC = 0x42535758; // 'XWSB'
 const BATCH_MAGIC = 0x31425758; // 'XWB1'
-const LAYOUT_VERSION = 1;
+const WRAP_MAGIC = 0x50525758; // 'XWRP'
+const LAYOUT_VERSION = 2;
 const BATCH_HEADER_BYTES = 24;
 const MIN_BLOCK_BYTES = 4096;
 
@@ -54,6 +58,8 @@ export class DeviceReplica implements LogReplica {
   #nonce = 0;
   #generation = 0;
   #end = 0;
+  /** Offset of the oldest live batch (ring head). */
+  #head = 0;
   #locs = new Map<number, Loc>();
   #batches: BatchLoc[] = [];
   #first = 0;
@@ -83,6 +89,7 @@ export class DeviceReplica implements LogReplica {
       if (parsed) {
         this.#nonce = parsed.nonce;
         this.#generation = parsed.generation;
+        this.#head = parsed.head >= this.#start + this.#block && parsed.head < this.#limit ? parsed.head : this.#start + this.#block;
         await this.#scan();
       } else {
         await this.#format();
@@ -104,18 +111,23 @@ export class DeviceReplica implements LogReplica {
     if (this.#last !== 0 && first <= this.#last) await this.truncateSuffix(first);
     const body = encodeRecords(records);
     const total = this.#align(BATCH_HEADER_BYTES + body.length);
-    if (this.#end + total > this.#limit) {
-      throw new XdbmError(ErrorCode.NO_SPACE, `device log area of ${this.endpointId} is full`, { syscallCode: 'ENOSPC' });
-    }
+    const at = this.#placeFor(total);
     const buf = this.#batch(body, records.length, total);
     try {
-      await this.#dev.writeRaw(this.#end, buf);
+      if (this.#batches.length === 0 && at !== this.#head) {
+        this.#head = at; // an empty ring restarts where this batch goes
+        await this.#writeSuperblock();
+      }
+      if (at !== this.#end && this.#end + this.#block <= this.#limit) {
+        await this.#dev.writeRaw(this.#end, this.#marker()); // tells the scan to go on at block 1
+      }
+      await this.#dev.writeRaw(at, buf);
       await this.#dev.flush();
     } catch (e) {
       throw fromSystemError(e, `append to device log ${this.endpointId}`);
     }
-    this.#index(this.#end, buf, records[0]!.index, records.length);
-    this.#end += total;
+    this.#index(at, buf, records[0]!.index, records.length);
+    this.#end = at + total;
   }
 
   async read(index: number): Promise<Buffer> {
@@ -165,7 +177,16 @@ export class DeviceReplica implements LogReplica {
     if (this.#last !== 0 && beforeIndex > this.#last) {
       // Nothing left: reformat so the whole area is free again.
       await this.#format();
+      return;
     }
+    let k = 0;
+    while (k < this.#batches.length - 1 && this.#batches[k]!.firstIndex + this.#batches[k]!.count <= beforeIndex) k++;
+    if (k === 0) return;
+    for (const b of this.#batches.slice(0, k)) for (let i = b.firstIndex; i < b.firstIndex + b.count; i++) this.#locs.delete(i);
+    this.#batches = this.#batches.slice(k);
+    this.#head = this.#batches[0]!.offset;
+    this.#first = this.#batches[0]!.firstIndex;
+    await this.#writeSuperblock();
   }
 
   async close(): Promise<void> {
@@ -178,14 +199,15 @@ export class DeviceReplica implements LogReplica {
     if (!this.#opened) throw new XdbmError(ErrorCode.CLOSED, `device replica ${this.endpointId} is not open`);
   }
 
-  #parseSuperblock(sb: Buffer): { nonce: number; generation: number } | undefined {
+  #parseSuperblock(sb: Buffer): { nonce: number; generation: number; head: number } | undefined {
     if (sb.length < 64 || sb.readUInt32LE(0) !== SB_MAGIC || sb.readUInt32LE(4) !== LAYOUT_VERSION) return undefined;
-    const nameLen = sb.readUInt16LE(24);
-    if (nameLen > 255 || 26 + nameLen + 4 > sb.length) return undefined;
-    const crc = sb.readUInt32LE(26 + nameLen);
-    if (crc32c(sb.subarray(0, 26 + nameLen)) !== crc) return undefined;
-    if (sb.toString('utf8', 26, 26 + nameLen) !== this.#name) return undefined; // another log's format: start over
-    return { nonce: sb.readUInt32LE(8), generation: sb.readUInt32LE(12) };
+    const nameLen = sb.readUInt16LE(28);
+    if (nameLen > 255 || 30 + nameLen + 4 > sb.length) return undefined;
+    const crc = sb.readUInt32LE(30 + nameLen);
+    if (crc32c(sb.subarray(0, 30 + nameLen)) !== crc) return undefined;
+    if (sb.toString('utf8', 30, 30 + nameLen) !== this.#name) return undefined; // another log's format: start over
+    const head = sb.readUInt32LE(20) + sb.readUInt32LE(24) * 0x1_0000_0000;
+    return { nonce: sb.readUInt32LE(8), generation: sb.readUInt32LE(12), head };
   }
 
   async #writeSuperblock(): Promise<void> {
@@ -196,10 +218,11 @@ export class DeviceReplica implements LogReplica {
     sb.writeUInt32LE(this.#nonce, 8);
     sb.writeUInt32LE(this.#generation, 12);
     sb.writeUInt32LE(this.#block, 16);
-    sb.writeUInt32LE(0, 20);
-    sb.writeUInt16LE(name.length, 24);
-    name.copy(sb, 26);
-    sb.writeUInt32LE(crc32c(sb.subarray(0, 26 + name.length)), 26 + name.length);
+    sb.writeUInt32LE(this.#head % 0x1_0000_0000, 20);
+    sb.writeUInt32LE(Math.floor(this.#head / 0x1_0000_0000), 24);
+    sb.writeUInt16LE(name.length, 28);
+    name.copy(sb, 30);
+    sb.writeUInt32LE(crc32c(sb.subarray(0, 30 + name.length)), 30 + name.length);
     await this.#dev.writeRaw(this.#start, sb);
     await this.#dev.flush();
   }
@@ -209,6 +232,7 @@ export class DeviceReplica implements LogReplica {
     if (nonce === this.#nonce) nonce ^= 1;
     this.#nonce = nonce;
     this.#generation = 0;
+    this.#head = this.#start + this.#block;
     await this.#writeSuperblock();
     this.#locs.clear();
     this.#batches = [];
@@ -229,6 +253,31 @@ export class DeviceReplica implements LogReplica {
     return buf;
   }
 
+  /** Where a batch of `total` bytes goes: at the end, or wrapped to block 1; XDBM_NO_SPACE if the ring is full. */
+  #placeFor(total: number): number {
+    const first = this.#start + this.#block;
+    const empty = this.#batches.length === 0;
+    const wrapped = !empty && this.#end <= this.#head;
+    if (empty) {
+      if (this.#end + total <= this.#limit) return this.#end;
+      if (first + total <= this.#limit) return first;
+    } else if (!wrapped) {
+      if (this.#end + total <= this.#limit) return this.#end;
+      if (first + total <= this.#head) return first;
+    } else if (this.#end + total <= this.#head) {
+      return this.#end;
+    }
+    throw new XdbmError(ErrorCode.NO_SPACE, `device log ring of ${this.endpointId} is full`, { syscallCode: 'ENOSPC' });
+  }
+
+  #marker(): Buffer {
+    const b = Buffer.alloc(this.#block);
+    b.writeUInt32LE(WRAP_MAGIC, 0);
+    b.writeUInt32LE(this.#nonce, 4);
+    b.writeUInt32LE(this.#generation, 8);
+    return b;
+  }
+
   #index(offset: number, buf: Buffer, firstIndex: number, count: number): void {
     let off = BATCH_HEADER_BYTES;
     for (let k = 0; k < count; k++) {
@@ -246,16 +295,32 @@ export class DeviceReplica implements LogReplica {
     this.#batches = [];
     this.#first = 0;
     this.#last = 0;
-    let off = this.#start + this.#block;
+    const first = this.#start + this.#block;
+    let off = this.#head;
     let gen = 0;
-    while (off + this.#block <= this.#limit) {
+    let wrapped = false;
+    for (;;) {
+      if (off + this.#block > this.#limit) {
+        if (wrapped) break;
+        wrapped = true;
+        off = first;
+        continue;
+      }
+      if (wrapped && off >= this.#head) break; // came round to the head: the ring is full
       const head = await this.#dev.readRaw(off, this.#block);
-      if (head.readUInt32LE(0) !== BATCH_MAGIC || head.readUInt32LE(4) !== this.#nonce) break;
+      if (head.readUInt32LE(4) !== this.#nonce) break;
+      if (head.readUInt32LE(0) === WRAP_MAGIC && !wrapped && head.readUInt32LE(8) >= gen) {
+        wrapped = true;
+        off = first;
+        continue;
+      }
+      if (head.readUInt32LE(0) !== BATCH_MAGIC) break;
       const g = head.readUInt32LE(8);
       const count = head.readUInt32LE(12);
       const bodyBytes = head.readUInt32LE(16);
       const total = this.#align(BATCH_HEADER_BYTES + bodyBytes);
       if (g < gen || g > this.#generation || count === 0 || off + total > this.#limit) break;
+      if (wrapped && off + total > this.#head) break;
       const buf = total > this.#block ? await this.#dev.readRaw(off, total) : head;
       if (crc32c(buf.subarray(BATCH_HEADER_BYTES, BATCH_HEADER_BYTES + bodyBytes), crc32c(buf.subarray(0, 20))) !== buf.readUInt32LE(20)) break;
       const p = parseRecordAt(buf, BATCH_HEADER_BYTES);

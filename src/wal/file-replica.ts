@@ -2,7 +2,9 @@
  * File layout for local and NFS backends: `<root>/wal/<log>/seg-<firstIndex, 20 digits>.wal`, each a run
  * of framed records (record-format.ts) with consecutive indexes. Appends go at the end of the last
  * segment with one write + fdatasync per batch; a new segment starts when the last one passes
- * segmentBytes or the indexes jump (a member re-joining later). Creating a segment fsyncs the directory.
+ * segmentBytes, the indexes jump (a member re-joining later) or the replica was just opened (so a fenced
+ * writer's late write to the old last segment can never overwrite ours). Creating a segment fsyncs the
+ * directory.
  * open() scans every segment and cuts a torn tail (short, garbage or failing record with nothing valid
  * after it); a bad record followed by good ones is kept in place and reported as a checksum mismatch.
  */
@@ -46,6 +48,11 @@ export class FileReplica implements LogReplica {
   #segments: Segment[] = [];
   #opened = false;
   #low = 0;
+  /**
+   * After open() the first append starts a new segment: a writer fenced meanwhile may still have a late
+   * write in flight to the old last segment, and it must never land on top of ours.
+   */
+  #rollOnAppend = true;
 
   constructor(o: FileReplicaOptions) {
     this.endpointId = o.endpointId;
@@ -76,6 +83,7 @@ export class FileReplica implements LogReplica {
         this.#segments.push({ base, path, offsets: records.map((r) => r.offset), sizeBytes: validEnd });
       }
       this.#opened = true;
+      this.#rollOnAppend = true;
     } catch (e) {
       throw fromSystemError(e, `open log replica ${this.dir}`);
     }
@@ -103,8 +111,9 @@ export class FileReplica implements LogReplica {
     try {
       if (first <= this.lastIndex()) await this.truncateSuffix(first);
       let seg = this.#segments.at(-1);
-      if (!seg || seg.base + seg.offsets.length !== first || seg.sizeBytes >= this.#segmentBytes) {
+      if (!seg || this.#rollOnAppend || seg.base + seg.offsets.length !== first || seg.sizeBytes >= this.#segmentBytes) {
         seg = await this.#newSegment(first);
+        this.#rollOnAppend = false;
       }
       const fh = await this.#fhFor(seg);
       const buf = encodeRecords(records);
@@ -136,10 +145,16 @@ export class FileReplica implements LogReplica {
     const end = pos + 1 < seg.offsets.length ? seg.offsets[pos + 1]! : seg.sizeBytes;
     let buf: Buffer;
     try {
-      const fh = await this.#fhFor(seg);
-      buf = Buffer.allocUnsafe(end - start);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-      buf = buf.subarray(0, bytesRead);
+      // The open segment keeps its handle; a sealed one is opened for the read only (bounded fds).
+      const sealed = seg !== this.#segments.at(-1);
+      const fh = sealed ? await open(seg.path, 'r') : await this.#fhFor(seg);
+      try {
+        buf = Buffer.allocUnsafe(end - start);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+        buf = buf.subarray(0, bytesRead);
+      } finally {
+        if (sealed) await fh.close();
+      }
     } catch (e) {
       throw fromSystemError(e, `read index ${index} from ${this.dir}`);
     }
@@ -240,6 +255,10 @@ export class FileReplica implements LogReplica {
   async #newSegment(base: number): Promise<Segment> {
     const path = join(this.dir, segmentName(base));
     const fh = await open(path, 'w+');
+    if (!this.#opened) {
+      await fh.close().catch(() => undefined);
+      throw new XdbmError(ErrorCode.CLOSED, `replica ${this.dir} closed during I/O`);
+    }
     try {
       const dirFh = await open(this.dir, 'r');
       try { await dirFh.sync(); } finally { await dirFh.close(); }
@@ -248,7 +267,14 @@ export class FileReplica implements LogReplica {
       throw e;
     }
     const seg: Segment = { base, path, fh, offsets: [], sizeBytes: 0 };
+    const prev = this.#segments.at(-1);
     this.#segments.push(seg);
+    // The previous segment is sealed now: its handle goes (reads open it when they need it).
+    if (prev?.fh) {
+      const old = prev.fh;
+      prev.fh = undefined;
+      await old.close().catch(() => undefined);
+    }
     return seg;
   }
 }

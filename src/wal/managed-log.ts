@@ -241,7 +241,20 @@ export class ReplicatedLog implements ManagedLog {
     if (k > 0) this.#pending.splice(0, k);
   }
 
+  /** Fencing check; a metadata store that does not answer is retried up to the failover timeout. */
   async #assertOwner(): Promise<void> {
+    const end = Date.now() + this.#failoverMs;
+    for (;;) {
+      try {
+        return await this.#checkOwner();
+      } catch (e) {
+        if (isXdbmError(e, ErrorCode.FENCED) || Date.now() >= end || this.#closed) throw e;
+        await sleepMs(50);
+      }
+    }
+  }
+
+  async #checkOwner(): Promise<void> {
     const cur = await this.#store!.get(this.name);
     if (!cur || cur.version !== this.#version) {
       const e = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) holds it now`, {
@@ -352,7 +365,11 @@ export class ReplicatedLog implements ManagedLog {
         return buf;
       } catch (e) {
         if (isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) this.#stats.checksumFailures++;
-        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) this.#readReplicas.delete(id);
+        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) {
+          const stale = this.#readReplicas.get(id);
+          this.#readReplicas.delete(id);
+          if (stale) void withDeadline(stale.close(), this.#deadlineMs, 'close').catch(() => undefined);
+        }
         errors.push(e);
       }
     }

@@ -81,6 +81,16 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
       unreachable++;
     }
   }
+  // An acknowledged entry is on at least ackQuorum members: with that many unreachable it could be on
+  // none of the ones that answered, so the end of the log cannot be known. Refuse rather than guess.
+  if (unreachable >= o.ackQuorum) {
+    for (const [id, r] of old) if (!members.some((m) => m.id === id)) void r.close().catch(() => undefined);
+    for (const m of members) void m.replica.close().catch(() => undefined);
+    throw new XdbmError(ErrorCode.QUORUM_LOST, `log ${o.name}: ${unreachable} of the last ensemble (${last.members.join(', ')}) cannot be read; ` +
+      `with ack quorum ${o.ackQuorum} acknowledged entries may be only there`, {
+      details: { logName: o.name, members: last.members, unreachable, ackQuorum: o.ackQuorum },
+    });
+  }
   const contiguous = (r: LogReplica, from: number): number => {
     let i = from;
     while (r.has(i)) i++;

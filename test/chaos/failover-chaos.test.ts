@@ -141,11 +141,11 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
   it('runs the fault script with appends going on', async () => {
     await progress(200);
 
-    // Slowed: the ext4 member stalls for 400 ms, under the write deadline: no failover needed.
+    // Slowed: the ext4 member stalls for 200 ms, well under the write deadline.
     await makeActive(EXT4_ID);
     await progress(50);
     await freeze(cand(EXT4_ID).mount);
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 200));
     await thaw(cand(EXT4_ID).mount);
     await progress(100);
 

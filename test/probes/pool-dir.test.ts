@@ -12,7 +12,7 @@ const dirs: string[] = [];
 
 beforeAll(() => {
   builtOrExplain();
-  metrics = new SharedMetricsStore(16);
+  metrics = new SharedMetricsStore(64);
   pool = new ProbePool({ metrics, maxThreads: 2 });
 });
 afterAll(async () => {
@@ -74,7 +74,8 @@ describe('ProbePool on a real directory', () => {
     const d = dir();
     const r = await pool.run(dirTarget('stress-' + direct, d, direct), 'stress', { timeoutMs: 5000, queueDepth: 8, durationMs: 80 });
     expectFigures(r);
-    expect(r.ops, JSON.stringify(r)).toBeGreaterThanOrEqual(8); // at least one full batch at the queue depth
+    // on a loaded disk one write can take longer than the whole 80 ms: only "some writes done" is certain
+    expect(r.ops, JSON.stringify(r)).toBeGreaterThan(0);
     expect(r.health?.queueDepth).toBe(8);
     expect(typeof r.health?.stressEngine).toBe('string');
     expect(readdirSync(d), JSON.stringify(r)).toEqual([]);
@@ -142,8 +143,8 @@ describe('ProbePool metrics and concurrency', () => {
     expect(after.consecutiveSuccesses).toBe(1);
     expect(after.inFlight).toBe(false);
     // a second reader on the same buffer (as another module would attach) sees the same numbers
-    const again = new SharedMetricsStore(16, metrics.buffer);
-    expect(again.capacitySlots).toBe(16);
+    const again = new SharedMetricsStore(64, metrics.buffer);
+    expect(again.capacitySlots).toBe(64);
   });
 
   it('the slot shows the probe in flight while it runs, with the worker thread id', async () => {
@@ -201,15 +202,18 @@ describe('ProbePool metrics and concurrency', () => {
 
   it('a probe that outlives its deadline but still runs stops by itself: XDBM_PROBE_TIMEOUT, no stuck worker', async () => {
     const d = dir();
-    // fs stress with a 2 s load and a 100 ms deadline: the worker sees the cancel word between writes
-    const r = await pool.run(dirTarget('late', d, false), 'stress', { timeoutMs: 100, durationMs: 2000, queueDepth: 2 });
+    // 100 durable writes cannot finish in 10 ms: the worker sees the deadline / cancel word between writes
+    const r = await pool.run(dirTarget('late', d, false), 'performance', { timeoutMs: 10 });
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe('XDBM_PROBE_TIMEOUT');
     const until = Date.now() + 5000;
     while (pool.isBusy('late') && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
     expect(pool.isBusy('late')).toBe(false);
     expect(pool.stuckWorkers).toBe(0);
-    expect(metrics.detail('late').consecutiveFailures).toBeGreaterThanOrEqual(1);
+    // exactly one result was published, and it agrees with what the caller got
+    const slot = metrics.detail('late');
+    expect(slot.consecutiveFailures).toBe(1);
+    expect(slot.lastProbeOk).toBe(false);
   });
 
   it('rejects with XDBM_CLOSED after close', async () => {

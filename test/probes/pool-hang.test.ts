@@ -17,11 +17,21 @@ let hang: ReturnType<typeof hangingDir>;
 let released = false;
 const good = tempDir();
 
-beforeAll(() => {
+beforeAll(async () => {
   builtOrExplain();
   metrics = new SharedMetricsStore(8);
-  pool = new ProbePool({ metrics, maxThreads: 2, terminateGraceMs: 20 });
+  pool = new ProbePool({ metrics, maxThreads: 2, minThreads: 2, terminateGraceMs: 20 });
   hang = hangingDir();
+  // Warm both threads up, so the hung probe starts at once instead of waiting for a worker to boot
+  // (on a loaded machine that can take longer than its deadline, and it would then never run).
+  const w1 = tempDir();
+  const w2 = tempDir();
+  await Promise.all([
+    pool.run(dirTarget('warm1', w1, false), 'basic', { timeoutMs: 30_000 }),
+    pool.run(dirTarget('warm2', w2, false), 'basic', { timeoutMs: 30_000 }),
+  ]);
+  removeDir(w1);
+  removeDir(w2);
 });
 afterAll(async () => {
   if (!released) hang.release(); // never leave a thread blocked in open(): the test process could not exit
@@ -56,7 +66,7 @@ describe('ProbePool with a hung backend', () => {
   });
 
   it('keeps the hung endpoint busy (no pile-up) while its worker is stuck in the syscall', async () => {
-    expect(await waitFor(() => pool.stuckWorkers === 1, 2000)).toBe(true);
+    expect(await waitFor(() => pool.stuckWorkers === 1, 5000)).toBe(true);
     expect(pool.isBusy('hung')).toBe(true);
     await expect(pool.run(dirTarget('hung', hang.dir, false), 'basic', { timeoutMs: TIMEOUT_MS }))
       .rejects.toMatchObject({ code: 'XDBM_PROBE_BUSY', details: { stuck: true } });

@@ -66,7 +66,7 @@ describe('xdbm probe on a directory', () => {
     const r = spawnSync(process.execPath, [CLI, 'probe', `file://${dir()}`, '--type', 'stress', '--duration-ms', '50', '--json'], {
       encoding: 'utf8', timeout: 30_000,
     });
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'stress', ok: true, errors: 0 });
   });
 });
@@ -84,7 +84,7 @@ describe.skipIf(!(canLoop && nativeAvailable()))(`xdbm probe on a loop device ($
         const c = spawnSync(process.execPath, [CLI, 'probe', `block://${loop.device}`, '--type', 'basic', '--probe-area-mb', '2'], {
           encoding: 'utf8', timeout: 30_000,
         });
-        expect(c.status, c.stderr).toBe(0);
+        expect(c.status, c.stdout + c.stderr).toBe(0);
         expect(c.stdout).toContain('(block): OK');
       }
     } finally {

@@ -44,6 +44,8 @@ if [ ! -s "$TB_CACHE/kernel-version" ]; then
   log "kernel package $pkg"
   rm -rf "$TB_CACHE/deb" "$TB_CACHE/kernel"
   mkdir -p "$TB_CACHE/deb" "$TB_CACHE/kernel"
+  # apt's download sandbox user must be able to write there (else a harmless but noisy warning).
+  chown _apt "$TB_CACHE/deb" 2>/dev/null || true
   (cd "$TB_CACHE/deb" && apt_retry download "$pkg")
   deb="$(ls "$TB_CACHE/deb/"*.deb | head -n 1)"
   dpkg -x "$deb" "$TB_CACHE/kernel"

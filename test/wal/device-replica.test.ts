@@ -4,11 +4,13 @@
  * for BlockBackend (which does the same through the addon with O_DIRECT).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EndpointConfig } from '../../src/config/types.js';
 import { DeviceReplica, type RawDevice } from '../../src/wal/device-replica.js';
 
 const run = promisify(execFile);
@@ -120,5 +122,98 @@ describe.skipIf(!isRoot)('DeviceReplica on a loop device (root: losetup)', () =>
     const big = Buffer.alloc(1 << 20, 7);
     let next = r.lastIndex() + 1;
     await expect((async () => { for (;;) await r.append([{ index: next++, payload: big }]); })()).rejects.toMatchObject({ code: 'XDBM_NO_SPACE' });
+  });
+});
+
+describe.skipIf(!isRoot || !existsSync(join(process.cwd(), 'build', 'Release', 'xdbm_native.node')))(
+  'DeviceReplica through the real BlockBackend (O_DIRECT addon) on a loop device (root + built addon: npx node-gyp rebuild --nodedir=/usr)',
+  () => {
+    let dir: string;
+    let loop: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'xdbm-devblk-'));
+      const img = join(dir, 'disk.img');
+      const f = await open(img, 'w');
+      await f.truncate(32 << 20);
+      await f.close();
+      loop = (await run('losetup', ['--find', '--show', img])).stdout.trim();
+    });
+    afterAll(async () => {
+      if (loop) await run('losetup', ['-d', loop]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('appends, reopens on a new backend instance and reads back, all within the data region', async () => {
+      const { create } = await import('../../src/backends/block.js');
+      const { replicaFor } = await import('../../src/wal/replica-factory.js');
+      const endpoint = {
+        endpointId: 'blk', type: 'block', connectionString: `block://${loop}`,
+        target: { kind: 'block', devicePath: loop }, weight: 1, labels: {}, probeAreaBytes: 4 << 20,
+      } as EndpointConfig;
+      const b1 = create(endpoint);
+      await b1.init();
+      const r1 = replicaFor(b1, 'raft', { segmentBytes: 1 << 20 });
+      expect(r1).toBeInstanceOf(DeviceReplica);
+      await r1.open();
+      for (let i = 1; i <= 40; i += 8) await r1.append(Array.from({ length: 8 }, (_, k) => ({ index: i + k, payload: payload(i + k) })));
+      await r1.close();
+      await b1.close();
+      const b2 = create(endpoint);
+      await b2.init();
+      const r2 = replicaFor(b2, 'raft', { segmentBytes: 1 << 20 });
+      await r2.open();
+      expect(r2.lastIndex()).toBe(40);
+      for (let i = 1; i <= 40; i++) expect(await r2.read(i)).toEqual(payload(i));
+      await r2.close();
+      await b2.close();
+    });
+  },
+);
+
+describe.skipIf(!isRoot)('DeviceReplica ring on a loop device (root: losetup)', () => {
+  let dir: string;
+  let loop: string;
+  let fh: FileHandle;
+  const RING_BYTES = 256 * 1024; // small region: laps come quickly
+  class SmallRegion extends LoopDevice {
+    override dataRegion() { return { offsetBytes: REGION_OFFSET, lengthBytes: RING_BYTES, logicalBlockBytes: 4096 }; }
+  }
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'xdbm-ring-'));
+    const img = join(dir, 'disk.img');
+    const f = await open(img, 'w');
+    await f.truncate(8 << 20);
+    await f.close();
+    loop = (await run('losetup', ['--find', '--show', img])).stdout.trim();
+    fh = await open(loop, 'r+');
+  });
+  afterAll(async () => {
+    await fh?.close();
+    if (loop) await run('losetup', ['-d', loop]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('wraps around after truncatePrefix frees the head, across reopens, and fills up with XDBM_NO_SPACE', async () => {
+    const fresh = async (): Promise<DeviceReplica> => {
+      const r = new DeviceReplica({ endpointId: 'ring', device: new SmallRegion('ring', fh), logName: 'raft' });
+      await r.open();
+      return r;
+    };
+    let r = await fresh();
+    const pl = (i: number): Buffer => Buffer.from(`ring-${i}-${'r'.repeat(5000 + (i % 3) * 1000)}`); // 2 blocks a batch
+    let next = 1;
+    for (let lap = 0; lap < 5; lap++) {
+      for (let k = 0; k < 20; k++, next++) await r.append([{ index: next, payload: pl(next) }]);
+      await r.truncatePrefix(next - 8); // keep the last 8
+      r = await fresh();
+      expect(r.lastIndex()).toBe(next - 1);
+      expect(r.firstIndex()).toBe(next - 8);
+      for (let i = next - 8; i < next; i++) expect(await r.read(i)).toEqual(pl(i));
+    }
+    await expect((async () => { for (;;) { await r.append([{ index: next, payload: pl(next) }]); next++; } })())
+      .rejects.toMatchObject({ code: 'XDBM_NO_SPACE' });
+    const full = await fresh();
+    expect(full.lastIndex()).toBe(next - 1);
+    expect(await full.read(next - 1)).toEqual(pl(next - 1));
   });
 });

@@ -75,6 +75,7 @@ describe('managed log failure handling', () => {
     await b3.open();
     expect(await b3.read(4)).toEqual(entry(4));
     expect(b3.has(3)).toBe(false); // entries of the closed epoch stay where they were (no migration)
+    await b3.close();
   });
 
   it('turns a write that never returns into XDBM_IO_TIMEOUT, reports it, and keeps appending', async () => {
@@ -150,6 +151,7 @@ describe('managed log failure handling', () => {
     const b3 = new FileReplica({ endpointId: 'b3', rootDir: t.dirOf('b3'), logName: 'raft', segmentBytes: 1 << 20 });
     await b3.open();
     for (let i = 2; i <= 5; i++) expect(await b3.read(i)).toEqual(entry(i));
+    await b3.close();
   });
 });
 

@@ -44,7 +44,9 @@ describe('log recovery after a crash', () => {
     let log = await openManagedLog(t.asManager(), 'raft');
     expect(log.lastIndex()).toBe(10);
     await log.close();
-    expect((await replicaOn(t, 'b0')).has(11)).toBe(false); // the unacknowledged tail was cut
+    const b0again = await replicaOn(t, 'b0');
+    expect(b0again.has(11)).toBe(false); // the unacknowledged tail was cut
+    await b0again.close();
     for (const id of ['b0', 'b1']) {
       const r = await replicaOn(t, id);
       await r.append([{ index: 11, payload: Buffer.from('on-a-quorum') }]);
@@ -57,6 +59,7 @@ describe('log recovery after a crash', () => {
     await log.close();
     const b2 = await replicaOn(t, 'b2');
     expect(await b2.read(11)).toEqual(Buffer.from('on-a-quorum')); // re-sent to the member that missed it
+    await b2.close();
   });
 
   it('recovers at every crash point of the last record (torn tails on one or two members)', async () => {
@@ -94,5 +97,15 @@ describe('log recovery after a crash', () => {
     await log.close();
     const b3 = await replicaOn(t, 'b3');
     expect(await b3.read(10)).toEqual(entry(10));
+    await b3.close();
+  });
+
+  it('refuses to open (XDBM_QUORUM_LOST) when an ack quorum of the last ensemble cannot be read', async () => {
+    const t = await seeded(5, 5);
+    for (const id of ['b0', 'b1']) {
+      await rm(t.dirOf(id), { recursive: true });
+      await writeFile(t.dirOf(id), 'gone');
+    }
+    await expect(openManagedLog(t.asManager(), 'raft')).rejects.toMatchObject({ code: 'XDBM_QUORUM_LOST' });
   });
 });

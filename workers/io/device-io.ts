@@ -23,6 +23,8 @@ export class DeviceIo implements ProbeIo {
   readonly #n: NativeIo;
   readonly #fd: number;
   readonly #units: number;
+  /** Buffers handed out by alloc(): aligned in address and length, usable for O_DIRECT as they are. */
+  readonly #aligned = new WeakSet<ArrayBufferLike>();
 
   constructor(target: DeviceTarget, native: NativeIo = requireNative()) {
     this.#t = target;
@@ -80,10 +82,12 @@ export class DeviceIo implements ProbeIo {
   }
 
   alloc(lengthBytes: number): Buffer {
-    return this.#n.allocAligned(roundUp(Math.max(1, lengthBytes), this.alignBytes), this.alignBytes);
+    const b = this.#n.allocAligned(roundUp(Math.max(1, lengthBytes), this.alignBytes), this.alignBytes);
+    this.#aligned.add(b.buffer);
+    return b;
   }
 
-  #aligned(data: Uint8Array): Buffer {
+  #copyAligned(data: Uint8Array): Buffer {
     const buf = this.alloc(data.byteLength);
     buf.set(data);
     if (buf.byteLength > data.byteLength) buf.fill(0, data.byteLength);
@@ -100,8 +104,10 @@ export class DeviceIo implements ProbeIo {
 
   writeObject(name: string, data: Uint8Array): void {
     const off = this.offsetOf(name, data.byteLength);
-    // A caller's buffer from alloc() is already aligned and sized; anything else is copied into one.
-    const buf = Buffer.isBuffer(data) && data.byteLength % this.alignBytes === 0 ? data : this.#aligned(data);
+    // A whole-unit slice at the start of a buffer from alloc() goes as it is; anything else is copied.
+    const reuse = Buffer.isBuffer(data) && this.#aligned.has(data.buffer) && data.byteOffset % this.alignBytes === 0 &&
+      data.byteLength % this.alignBytes === 0;
+    const buf = reuse ? (data as Buffer) : this.#copyAligned(data);
     this.#pwriteAll(buf, off);
     this.#n.fdatasyncSync(this.#fd);
   }

@@ -197,6 +197,9 @@ export async function runFault(spec) {
     const failedState = victimEvents().find((e) => e.kind === 'state' && e.to === 'FAILED');
     const degradedState = victimEvents().find((e) => e.kind === 'state' && e.to === 'DEGRADED');
     const fo = victimEvents().find((e) => e.kind === 'failover');
+    // The set change that dropped the victim (a failover record, or a reselection such as fail-slow).
+    const drop = events.find((e) => e.kind === 'active' && e.atMs >= t.fault && e.previous?.includes(victim) && !e.current?.includes(victim));
+    const added = drop ? drop.current.filter((x) => !drop.previous.includes(x)) : [];
     const st = manager.getBackendStatus(victim);
     result.detection = {
       firstStateChangeMs: rel(firstState?.atMs),
@@ -211,7 +214,8 @@ export async function runFault(spec) {
     result.failover = {
       replaced: gone.ok,
       replacedAfterMs: gone.ok ? t.replaced - t.fault : null,
-      replacement: fo?.replacementId ?? null,
+      replacement: fo?.replacementId ?? added[0] ?? null,
+      droppedBy: drop?.reason ?? null,
       recordDurationMs: fo?.durationMs ?? null,
       reason: fo?.reason ?? null,
       ok: fo?.ok ?? null,

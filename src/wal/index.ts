@@ -1,0 +1,11 @@
+/** Public surface of the write-ahead log (issue 5): open through BackendManager.openLog(name, opts). */
+export { openManagedLog, ReplicatedLog } from './managed-log.js';
+export type { EnsembleChange, LogStats, ManagedLog, ManagedLogOptions } from './log-types.js';
+export { createMetadataStore } from './metadata/index.js';
+export { FileMetadataStore } from './metadata/file-store.js';
+export { EtcdMetadataStore } from './metadata/etcd-store.js';
+export type { EpochRecord, LogMetadata, MetadataStore, VersionedMetadata } from './metadata/types.js';
+export type { LogReplica, ReplicaRecord } from './replica.js';
+export { FileReplica } from './file-replica.js';
+export { DeviceReplica, isRawDevice, type RawDevice } from './device-replica.js';
+export { crc32c } from './crc32c.js';
