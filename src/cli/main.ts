@@ -1,8 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S UV_THREADPOOL_SIZE=16 node
 /**
  * xdbm: the command line. Thin: each command parses its arguments, calls the daemon over the admin
  * socket (src/client) and formats the answer; `xdbm daemon` runs the daemon itself.
  * Exit codes: 0 ok, 1 other failure, 2 bad input, 3 daemon unreachable.
+ * The shebang widens libuv's thread pool (4 by default): fs, the addon's async I/O and koffi's async
+ * libnvme calls share it, and one hung NVMe command or NFS call must not starve the others.
  */
 import { Command, CommanderError } from 'commander';
 import { register as active } from './commands/active.js';
@@ -13,6 +15,7 @@ import { register as daemon } from './commands/daemon.js';
 import { register as failover } from './commands/failover.js';
 import { register as metrics } from './commands/metrics.js';
 import { register as nodes } from './commands/nodes.js';
+import { register as nvme } from './commands/nvme.js';
 import { register as probe } from './commands/probe.js';
 import { register as reload } from './commands/reload.js';
 import { register as reselect } from './commands/reselect.js';
@@ -29,7 +32,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 bad input (fix the command or file), 3 daemon unreachable (start it: `xdbm daemon --config FILE` or `npm start`).');
   // validate (CONFIG) and probe (PROBES) work offline, without the daemon.
-  for (const reg of [daemon, candidates, active, failover, reload, weight, reselect, status, stats, alerts, metrics, nodes, validate, probe]) reg(program);
+  for (const reg of [daemon, candidates, active, failover, reload, weight, reselect, status, stats, alerts, metrics, nodes, validate, probe, nvme]) reg(program);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();

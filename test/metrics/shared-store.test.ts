@@ -116,6 +116,21 @@ describe('SharedMetricsStore registry', () => {
     expect(s.detail('a')).toMatchObject({ stale: false, ops: 2 });
   });
 
+  it('a main-thread write to a slot a dead writer left locked is dropped, not spun on', () => {
+    const s = new SharedMetricsStore(1);
+    s.register('a');
+    new SlotWriter(s.buffer).lock(0);
+    const before = s.writer.droppedWrites;
+    s.recordOp('a', 100, true, 0); // returns: the update is dropped
+    s.setLoad('a', 0.5);
+    expect(s.writer.droppedWrites).toBe(before + 2);
+    // re-registering the slot for another endpoint frees it
+    s.release('a');
+    s.register('b');
+    s.recordOp('b', 100, true, 0);
+    expect(s.detail('b')).toMatchObject({ ops: 1, stale: false });
+  });
+
   it('a slot locked before it was ever read fails with XDBM_IO_TIMEOUT instead of hanging', () => {
     const s = new SharedMetricsStore(1);
     s.register('a');
