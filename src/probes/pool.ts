@@ -216,9 +216,9 @@ export class ProbePool implements ProbeRunner {
           const closing = this.#closed;
           if (!closing) this.#crashes++;
           const msg = e instanceof Error ? e.message : String(e);
+          this.#cleanSlot(entry); // first: the dead worker may have left the slot locked
           answer(emptyResult(id, kind, closing ? ErrorCode.CLOSED : ErrorCode.WORKER_CRASHED,
             closing ? `probe pool closed during the probe: ${msg}` : `probe worker crashed: ${msg}`, entry.startedAtMs), true);
-          this.#cleanSlot(entry);
           this.#release(entry);
         },
       );

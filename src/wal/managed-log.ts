@@ -11,7 +11,8 @@ import type { StorageBackend } from '../backends/backend.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
 import type { BackendManagerApi } from '../manager-api.js';
 import { sleepMs, withDeadline } from './deadline.js';
-import { epochFor, lastEpoch, withNewEpoch, withPrefixTruncated } from './ensemble-history.js';
+import { lastEpoch, withNewEpoch, withPrefixTruncated } from './ensemble-history.js';
+import { LogReader } from './log-reader.js';
 import { createMetadataStore } from './metadata/index.js';
 import type { LogMetadata, MetadataStore } from './metadata/types.js';
 import type { LogReplica } from './replica.js';
@@ -66,7 +67,7 @@ export class ReplicatedLog implements ManagedLog {
   #ackRound: Promise<void> | null = null;
   #fenced: XdbmError | null = null;
   #closed = false;
-  #readReplicas = new Map<string, LogReplica>();
+  readonly #reader: LogReader;
   #stats: LogStats = { appended: 0, acked: 0, ensembleChanges: [], checksumFailures: 0, readFallbacks: 0, dataPathErrors: [] };
 
   constructor(manager: BackendManagerApi, name: string, opts: ManagedLogOptions) {
@@ -84,6 +85,10 @@ export class ReplicatedLog implements ManagedLog {
     this.#factory = opts.replicaFactory ?? ((b, n) => replicaFor(b, n, { segmentBytes }));
     this.#store = opts.metadataStore;
     this.#ownStore = !opts.metadataStore;
+    this.#reader = new LogReader({
+      name, manager, deadlineMs: this.#deadlineMs, factory: this.#factory, members: () => this.#members, meta: () => this.#meta,
+      inFlight: (i) => this.#pending.find((p) => p.index === i && p.acked)?.payload, stats: this.#stats,
+    });
     try {
       manager.on('active-changed', (e) => {
         this.#onActiveChanged(e?.current);
@@ -349,51 +354,7 @@ export class ReplicatedLog implements ManagedLog {
     if (!Number.isSafeInteger(index) || index < this.#meta.firstIndex || index > this.#lastAcked) {
       throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
     }
-    const ep = epochFor(this.#meta, index);
-    const all = ep ? [...ep.members] : [];
-    // Healthy current members first, rotating by index so reads spread over the copies; then the rest.
-    const live = all.filter((id) => this.#members.some((m) => m.id === id && !m.failed));
-    const rest = all.filter((id) => !live.includes(id));
-    const k = live.length > 0 ? index % live.length : 0;
-    const holders = [...live.slice(k), ...live.slice(0, k), ...rest];
-    const errors: unknown[] = [];
-    for (const id of holders) {
-      try {
-        const r = await this.#readerFor(id);
-        const buf = await withDeadline(r.read(index), this.#deadlineMs, `read ${index} from ${id}`, { endpointId: id });
-        if (errors.length > 0) this.#stats.readFallbacks++;
-        return buf;
-      } catch (e) {
-        if (isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) this.#stats.checksumFailures++;
-        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) {
-          const stale = this.#readReplicas.get(id);
-          this.#readReplicas.delete(id);
-          if (stale) void withDeadline(stale.close(), this.#deadlineMs, 'close').catch(() => undefined);
-        }
-        errors.push(e);
-      }
-    }
-    // Still in flight to its members (a re-send after recovery or a change): the acknowledged bytes are here.
-    const mem = this.#pending.find((p) => p.index === index && p.acked);
-    if (mem) return Buffer.from(mem.payload);
-    const corrupt = errors.some((e) => isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH));
-    throw new XdbmError(corrupt ? ErrorCode.LOG_CORRUPT : ErrorCode.ENTRY_NOT_FOUND,
-      `no intact copy of ${this.name}[${index}] on ${holders.join(', ') || 'any member'}`, {
-        details: { index, holders, errors: errors.map((e) => (isXdbmError(e) ? e.code : String(e))) },
-      });
-  }
-
-  async #readerFor(id: string): Promise<LogReplica> {
-    const live = this.#members.find((m) => m.id === id && !m.failed);
-    if (live) return live.replica;
-    let r = this.#readReplicas.get(id);
-    if (r) return r;
-    const b = this.#m.getBackend(id);
-    if (!b) throw new XdbmError(ErrorCode.UNKNOWN_ENDPOINT, `endpoint ${id} is gone from the candidate pool`);
-    r = this.#factory(b, this.name);
-    await withDeadline(r.open(), this.#deadlineMs, `open ${id}`);
-    this.#readReplicas.set(id, r);
-    return r;
+    return this.#reader.read(index);
   }
 
   /** Waits until nothing is in flight (used by truncation, which must not race appends). */
@@ -406,29 +367,43 @@ export class ReplicatedLog implements ManagedLog {
     }
   }
 
+  /** Runs `fn` in line with ensemble changes (one metadata change at a time). */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#changeChain.then(fn);
+    this.#changeChain = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
   async truncateSuffix(fromIndex: number): Promise<void> {
     await this.#quiesce();
     if (fromIndex > this.#lastAcked) return;
-    const from = Math.max(fromIndex, this.#meta.firstIndex);
-    // Data first, then history: a crash in between leaves a shorter log, never stale entries in a new epoch.
-    for (const m of this.#members) {
-      await withDeadline(m.replica.truncateSuffix(from), this.#deadlineMs, `truncate ${m.id}`).catch((e) => this.#memberFailed(m, e));
-    }
-    await this.#changeChain;
-    const meta = withNewEpoch(this.#meta, from, this.#members.map((m) => m.id), this.#writerId);
-    this.#version = await this.#casOrFence(meta);
-    this.#meta = meta;
-    this.#pending = [];
-    for (const m of this.#members) m.durableUpTo = Math.min(m.durableUpTo, from - 1);
-    this.#lastAcked = from - 1;
-    this.#nextIndex = from;
+    await this.#exclusive(async () => {
+      if (this.#fenced) throw this.#fenced;
+      const from = Math.max(fromIndex, this.#meta.firstIndex);
+      // Data first, then history: a crash in between leaves a shorter log, never stale entries in a new epoch.
+      for (const m of this.#members) {
+        if (m.failed) continue;
+        await withDeadline(m.replica.truncateSuffix(from), this.#deadlineMs, `truncate ${m.id}`).catch((e) => this.#memberFailed(m, e));
+      }
+      const meta = withNewEpoch(this.#meta, from, this.#members.map((m) => m.id), this.#writerId);
+      this.#version = await this.#casOrFence(meta);
+      this.#meta = meta;
+      this.#pending = [];
+      for (const m of this.#members) m.durableUpTo = Math.min(m.durableUpTo, from - 1);
+      this.#lastAcked = from - 1;
+      this.#nextIndex = from;
+    });
   }
 
   async truncatePrefix(beforeIndex: number): Promise<void> {
     await this.#quiesce();
-    const meta = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
-    this.#version = await this.#casOrFence(meta);
-    this.#meta = meta;
+    const meta = await this.#exclusive(async () => {
+      if (this.#fenced) throw this.#fenced;
+      const next = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
+      this.#version = await this.#casOrFence(next);
+      this.#meta = next;
+      return next;
+    });
     for (const m of this.#members) {
       await withDeadline(m.replica.truncatePrefix(meta.firstIndex), this.#deadlineMs, `truncate ${m.id}`).catch(() => undefined);
     }
@@ -453,8 +428,8 @@ export class ReplicatedLog implements ManagedLog {
     while (!this.#fenced && this.#pending.length > 0 && Date.now() < end) await sleepMs(2);
     this.#closed = true;
     this.#failAll(new XdbmError(ErrorCode.CLOSED, `log ${this.name} closed`));
-    const all = [...this.#members.map((m) => m.replica), ...this.#readReplicas.values()];
-    await Promise.all(all.map((r) => withDeadline(r.close(), this.#deadlineMs, 'close').catch(() => undefined)));
+    await Promise.all(this.#members.map((m) => withDeadline(m.replica.close(), this.#deadlineMs, 'close').catch(() => undefined)));
+    await this.#reader.close();
     if (this.#ownStore) await this.#store?.close();
   }
 }

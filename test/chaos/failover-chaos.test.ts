@@ -42,6 +42,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
   let writers: Promise<void>[] = [];
   const failoverMs: { fault: string; ms: number }[] = [];
   const events: { atMs: number; what: string }[] = [];
+  const appendUs: number[] = [];
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'xdbm-chaos-'));
@@ -77,7 +78,9 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
       for (let seq = 0; !stop; seq++) {
         const payload = Buffer.concat([Buffer.from(`w${w}-${seq}-`), randomBytes(64 + ((seq * 37 + w * 11) % 1500))]);
         try {
+          const t0 = process.hrtime.bigint();
           const { index } = await log.append(payload);
+          appendUs.push(Number(process.hrtime.bigint() - t0) / 1000);
           expect(acked.has(index)).toBe(false);
           acked.set(index, payload);
         } catch (e) {
@@ -139,6 +142,17 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
   }
 
   it('runs the fault script with appends going on', async () => {
+    try {
+      await faultScript();
+    } catch (e) {
+      // Enough to tell what went wrong from CI output alone.
+      console.log('chaos script failed:', e, '\nmembers', log.members(), '\nstats', JSON.stringify(log.stats()),
+        '\nevents\n', events.slice(-40).map((x) => `${x.atMs} ${x.what}`).join('\n'));
+      throw e;
+    }
+  }, 120_000);
+
+  async function faultScript(): Promise<void> {
     await progress(200);
 
     // Slowed: the ext4 member stalls for 200 ms, well under the write deadline.
@@ -225,7 +239,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
     expect(flipped).toBeGreaterThan(0);
     await progress(100);
     console.log(`chaos failover times so far: ${JSON.stringify(failoverMs)}`);
-  }, 120_000);
+  }
 
   it('lost no acknowledged entry and failed no append while a quorum was healthy', async () => {
     stop = true;
@@ -253,5 +267,8 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
       `checksum failures routed around: ${log.stats().checksumFailures}`);
     console.log(`chaos failover (fault -> new ensemble) ms: ${failoverMs.map((f) => `${f.fault}=${f.ms}`).join(' ')}; ` +
       `p50=${percentile(ms, 50)} p99=${percentile(ms, 99)}`);
+    const us = [...appendUs].sort((a, b) => a - b);
+    console.log(`chaos append latency during faults (4 writers) us: p50=${percentile(us, 50).toFixed(0)} ` +
+      `p99=${percentile(us, 99).toFixed(0)} max=${us.at(-1)?.toFixed(0)}`);
   }, 60_000);
 });

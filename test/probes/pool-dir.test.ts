@@ -216,6 +216,16 @@ describe('ProbePool metrics and concurrency', () => {
     expect(slot.lastProbeOk).toBe(false);
   });
 
+  it('a probe running when the pool closes resolves XDBM_CLOSED', async () => {
+    const p = new ProbePool({ maxThreads: 1 });
+    const running = p.run(dirTarget('closing', dir(), false), 'stress', { timeoutMs: 30_000, durationMs: 10_000, queueDepth: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    await p.close();
+    const r = await running;
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe('XDBM_CLOSED');
+  });
+
   it('rejects with XDBM_CLOSED after close', async () => {
     const p = new ProbePool({ maxThreads: 1 });
     await p.close();

@@ -19,10 +19,24 @@ type DirTarget = Extract<ProbeTarget, { kind: 'dir' }>;
 
 const ALIGN_BYTES = 4096;
 const STRESS_FILE = '_xdbm_probe_stress';
+/** Time kept free before the deadline for the sync and clean-up after the load. */
+const STRESS_END_MARGIN_MS = 10;
 
 function checkName(name: string): void {
   if (name.length === 0 || name.includes('/') || name.includes('\0') || name === '.' || name === '..') {
     throw new XdbmError(ErrorCode.OUT_OF_PROBE_AREA, `probe object name ${JSON.stringify(name)} would leave the probe directory`);
+  }
+}
+
+/** Creates the stress file with STRESS_FILE_BYTES of data on disk (written and synced, not sparse). */
+function preallocate(path: string): void {
+  const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
+  try {
+    const chunk = Buffer.alloc(256 * 1024, 0xa5);
+    for (let off = 0; off < STRESS_FILE_BYTES; off += chunk.length) writeSync(fd, chunk, 0, chunk.length, off);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -131,17 +145,19 @@ export class FsIo implements ProbeIo {
   async stress(job: StressJob, ctx: ProbeContext): Promise<StressOutcome> {
     const path = this.#path(STRESS_FILE);
     try {
-      if (this.#native && this.#target.type !== 'nfs') return this.#stressUring(path, job);
+      if (this.#native && this.#target.type !== 'nfs') return this.#stressUring(path, job, ctx);
       return await this.#stressFs(path, job, ctx);
     } finally {
       this.deleteObject(STRESS_FILE);
     }
   }
 
-  #stressUring(path: string, job: StressJob): StressOutcome {
+  #stressUring(path: string, job: StressJob, ctx: ProbeContext): StressOutcome {
     const n = this.#native!;
-    const fd0 = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
-    closeSync(fd0);
+    preallocate(path);
+    ctx.check('stress load');
+    // the set-up took time out of the deadline: keep the load inside what is left
+    const durationMs = Math.max(1, Math.min(job.durationMs, ctx.remainingMs() - STRESS_END_MARGIN_MS));
     let fd: number;
     let direct = this.#direct;
     try {
@@ -154,7 +170,7 @@ export class FsIo implements ProbeIo {
     try {
       const r = n.uringRunSync(fd, {
         op: 'write', blockBytes: job.blockBytes, queueDepth: job.queueDepth, regionOffsetBytes: 0,
-        regionLengthBytes: STRESS_FILE_BYTES, durationMs: job.durationMs, random: true, fillByte: 0x5a,
+        regionLengthBytes: STRESS_FILE_BYTES, durationMs, random: true, fillByte: 0x5a,
       });
       n.fdatasyncSync(fd);
       const latenciesUs: number[] = [];
@@ -169,11 +185,13 @@ export class FsIo implements ProbeIo {
   }
 
   async #stressFs(path: string, job: StressJob, ctx: ProbeContext): Promise<StressOutcome> {
-    const fh = await openAsync(path, 'w+', 0o644);
+    preallocate(path);
+    ctx.check('stress load');
+    const fh = await openAsync(path, 'r+');
     const blocks = Math.floor(STRESS_FILE_BYTES / job.blockBytes);
     const out: StressOutcome = { ops: 0, errors: 0, bytes: 0, elapsedUs: 0, latenciesUs: [], firstErrno: 0, engine: 'fs-concurrent' };
     const t0 = process.hrtime.bigint();
-    const endMs = Math.min(Date.now() + job.durationMs, ctx.task.deadlineMs);
+    const endMs = Math.min(Date.now() + job.durationMs, ctx.task.deadlineMs - STRESS_END_MARGIN_MS);
     try {
       const lane = async (): Promise<void> => {
         const buf = Buffer.alloc(job.blockBytes, 0x5a);
