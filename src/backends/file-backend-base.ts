@@ -5,8 +5,8 @@
  * Every operation maps fs errors with fromSystemError and is bounded by ioTimeoutMs when set.
  */
 import { constants as C } from 'node:fs';
-import { mkdir, open, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve as pathResolve } from 'node:path';
 import type { EndpointConfig } from '../config/types.js';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
 import { BackendBase, type ProbeTarget } from './backend.js';
@@ -64,8 +64,8 @@ export abstract class FileBackendBase extends BackendBase {
   /** Creates the root (when createRoot) and the probe directory. */
   protected async initDirs(createRoot: boolean): Promise<void> {
     await this.io(`init ${this.rootDir}`, async () => {
-      if (createRoot) await mkdir(this.rootDir, { recursive: true });
-      await mkdir(this.probeDir, { recursive: createRoot }).catch((e: NodeJS.ErrnoException) => {
+      if (createRoot) await mkdirParents(this.rootDir);
+      await mkdir(this.probeDir).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST') throw e;
       });
     });
@@ -146,5 +146,27 @@ export abstract class FileBackendBase extends BackendBase {
 
   probeTarget(): ProbeTarget {
     return { kind: 'dir', endpointId: this.endpointId, type: this.type, dir: this.probeDir, direct: this.type === 'local' };
+  }
+}
+
+/**
+ * mkdir -p done one level at a time. Node 20's `mkdir(path, { recursive: true })` spins forever on some
+ * pseudo file systems (e.g. a path under /proc): this form fails with the kernel's error instead.
+ */
+async function mkdirParents(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = pathResolve(dir); ; d = dirname(d)) {
+    try {
+      await stat(d);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || d === dirname(d)) throw e;
+      missing.push(d);
+    }
+  }
+  for (const d of missing.reverse()) {
+    await mkdir(d).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
   }
 }

@@ -213,7 +213,9 @@ export class HealthMonitor {
       }
       let result: ProbeResult;
       try {
-        result = await this.#runner.run(backend.probeTarget(), kind, { timeoutMs: cfg.monitoring.probeTimeoutMs });
+        // A full probe also judges the backend's own health facts (NVMe controller state, ANA, SMART).
+        const health = kind === 'full' ? await withIoTimeout(backend.healthInfo(), cfg.monitoring.probeTimeoutMs, `${endpointId}: health`) : undefined;
+        result = await this.#runner.run(backend.probeTarget(), kind, { timeoutMs: cfg.monitoring.probeTimeoutMs, health });
       } catch (e) {
         const err = fromSystemError(e, `${endpointId}: ${kind} probe`);
         if (err.code === ErrorCode.PROBE_BUSY || err.code === ErrorCode.CLOSED) return;

@@ -133,6 +133,11 @@ describe('mkdir of a nested root', () => {
     await b.init();
     expect(existsSync(join(dir, 'p', 'q', 'r', '.xdbm-probe'))).toBe(true);
   });
+
+  it('a root under /proc fails with the kernel error instead of spinning (Node 20 recursive mkdir loops there)', async () => {
+    const b = createLocal(localEndpoint('l9', '/proc/xdbm-no-such-dir/data'));
+    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_IO_ERROR', syscallCode: 'ENOENT' });
+  });
 });
 
 describe('a really hung file operation', () => {

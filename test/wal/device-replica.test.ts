@@ -167,6 +167,29 @@ describe.skipIf(!isRoot || !existsSync(join(process.cwd(), 'build', 'Release', '
       await r2.close();
       await b2.close();
     });
+
+    it('carries a managed log over a block device and two directories, through a restart', async () => {
+      const { create } = await import('../../src/backends/block.js');
+      const { openManagedLog } = await import('../../src/wal/managed-log.js');
+      const { TestEnsemble } = await import('./helpers/test-ensemble.js');
+      const endpoint = {
+        endpointId: 'blk', type: 'block', connectionString: `block://${loop}`,
+        target: { kind: 'block', devicePath: loop }, weight: 1, labels: {}, probeAreaBytes: 4 << 20,
+      } as EndpointConfig;
+      const blk = create(endpoint);
+      await blk.init();
+      const t = await TestEnsemble.create({ root: join(dir, 'ens'), candidates: 2, extra: [blk] });
+      let log = await openManagedLog(t.asManager(), 'mixed');
+      expect(log.members()).toEqual(['blk', 'b0', 'b1']);
+      const acked = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(payload(i + 1))));
+      expect(acked.at(-1)!.index).toBe(100);
+      await log.close();
+      log = await openManagedLog(t.asManager(), 'mixed');
+      expect(log.lastIndex()).toBe(100);
+      for (let i = 1; i <= 100; i++) expect(await log.read(i)).toEqual(payload(i));
+      await log.close();
+      await blk.close();
+    });
   },
 );
 

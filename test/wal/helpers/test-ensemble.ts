@@ -19,6 +19,8 @@ export interface TestEnsembleOptions {
   replaceDelayMs?: number;
   failoverTimeoutMs?: number;
   metadataDir?: string;
+  /** Real backends (e.g. a BlockBackend) placed first in the candidate list, so they start active. */
+  extra?: StorageBackend[];
 }
 
 export function dirBackend(id: string, path: string): StorageBackend {
@@ -50,6 +52,7 @@ export class TestEnsemble extends EventEmitter {
 
   static async create(o: TestEnsembleOptions): Promise<TestEnsemble> {
     const t = new TestEnsemble(o);
+    t.backends.push(...(o.extra ?? []));
     for (let i = 0; i < o.candidates; i++) {
       const dir = join(o.root, `b${i}`);
       await mkdir(dir, { recursive: true });
