@@ -260,7 +260,7 @@ export class ReplicatedLog implements ManagedLog {
   }
 
   async #checkOwner(): Promise<void> {
-    const cur = await this.#store!.get(this.name);
+    const cur = await withDeadline(this.#store!.get(this.name), this.#deadlineMs, `metadata check of ${this.name}`);
     if (!cur || cur.version !== this.#version) {
       const e = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) holds it now`, {
         details: { logName: this.name, writerId: this.#writerId, expectedVersion: this.#version, actualVersion: cur?.version ?? 0 },

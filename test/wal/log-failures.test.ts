@@ -177,4 +177,19 @@ describe.skipIf(!etcdAvailable)('managed log on EtcdMetadataStore (real etcd; sk
     await sb.close();
     await sa.close();
   });
+
+  it('keeps appends waiting, not failing, while the metadata store hangs for a moment', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const store = new EtcdMetadataStore({ endpoints: [server.clientUrl], prefix: `/xdbm-pause-${process.pid}/` });
+    const log = await openManagedLog(t.asManager(), 'raft', { metadataStore: store, writeDeadlineMs: 300 });
+    await log.append(entry(1));
+    server.pause(); // the fencing check of the next round hangs for real
+    const pending = [2, 3, 4].map((i) => log.append(entry(i)));
+    await new Promise((r) => setTimeout(r, 700)); // longer than the check's deadline: it is retried
+    server.resume();
+    expect((await Promise.all(pending)).map((a) => a.index)).toEqual([2, 3, 4]);
+    for (let i = 1; i <= 4; i++) expect(await log.read(i)).toEqual(entry(i));
+    await log.close();
+    await store.close();
+  });
 });

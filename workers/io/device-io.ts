@@ -136,6 +136,8 @@ export class DeviceIo implements ProbeIo {
     const r = this.#n.uringRunSync(this.#fd, {
       op: 'write', blockBytes, queueDepth: job.queueDepth, regionOffsetBytes: this.#t.offsetBytes,
       regionLengthBytes: this.#t.lengthBytes, durationMs: job.durationMs, random: true, fillByte: 0,
+      // A device that stops completing fails the job at the probe's deadline instead of pinning this thread.
+      stallTimeoutMs: Math.max(1, ctx.remainingMs()),
     });
     const latenciesUs: number[] = [];
     for (let i = 0; i < r.latenciesNs.length; i++) latenciesUs.push(r.latenciesNs[i]! / 1000);

@@ -70,6 +70,12 @@ export class FsIo implements ProbeIo {
   writeObject(name: string, data: Uint8Array): void {
     const path = this.#path(name);
     if (this.#direct && this.#native && data.byteLength % ALIGN_BYTES === 0) {
+      // O_DIRECT needs an aligned address too: copy a caller's plain buffer into an aligned one.
+      if (this.#native.isAligned && !this.#native.isAligned(data, ALIGN_BYTES)) {
+        const aligned = this.alloc(data.byteLength);
+        aligned.set(data);
+        data = aligned;
+      }
       const n = this.#native;
       let fd: number;
       try {
@@ -171,6 +177,7 @@ export class FsIo implements ProbeIo {
       const r = n.uringRunSync(fd, {
         op: 'write', blockBytes: job.blockBytes, queueDepth: job.queueDepth, regionOffsetBytes: 0,
         regionLengthBytes: STRESS_FILE_BYTES, durationMs, random: true, fillByte: 0x5a,
+        stallTimeoutMs: Math.max(1, ctx.remainingMs()),
       });
       n.fdatasyncSync(fd);
       const latenciesUs: number[] = [];

@@ -27,6 +27,9 @@ export async function freePort(): Promise<number> {
 
 export interface EtcdServer {
   clientUrl: string;
+  /** SIGSTOP / SIGCONT the server: requests really hang meanwhile. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -73,5 +76,10 @@ export async function startEtcd(): Promise<EtcdServer> {
     throw e;
   }
   probe.close();
-  return { clientUrl, stop };
+  return {
+    clientUrl,
+    pause: () => { child.kill('SIGSTOP'); },
+    resume: () => { child.kill('SIGCONT'); },
+    stop: async () => { if (!exited) child.kill('SIGCONT'); await stop(); },
+  };
 }
