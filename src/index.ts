@@ -20,3 +20,4 @@ export {
 export { selectActive, selectReplacement, rankReplacements } from './selection/select.js';
 export type { CandidateView, SelectionSnapshot, ScoreBreakdown } from './selection/types.js';
 export { applyProbe, initialHealth, type HealthRecord } from './health/state-machine.js';
+export * from './wal/index.js';

@@ -113,4 +113,6 @@ export interface BackendManagerApi {
   on(event: 'active-changed', fn: (e: ActiveChangedEvent) => void): this;
   on(event: 'state-changed', fn: (e: StateChangedEvent) => void): this;
   on(event: 'failover', fn: (e: FailoverRecord) => void): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: 'active-changed' | 'state-changed' | 'failover', fn: (...args: any[]) => void): this;
 }

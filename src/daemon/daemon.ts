@@ -261,8 +261,9 @@ export class XdbmDaemon {
   }
 
   async #metricsText(): Promise<{ contentType: string; text: string }> {
+    // A scrape sees the manager as it is now; only the ops rate comes from the last tick's window.
     const stats = this.#manager.getStats();
-    const monitoring = this.#monitoring ?? toMonitoringMetrics(stats, 0);
+    const monitoring = toMonitoringMetrics(stats, this.#monitoring?.operations_per_second ?? 0);
     this.prom.update({ monitoring, stats, backends: this.#backends(), alerts: this.#evaluator.states() });
     return { contentType: this.prom.contentType, text: await this.prom.text() };
   }

@@ -52,6 +52,7 @@ export class ReplicatedLog implements ManagedLog {
   #store?: MetadataStore;
   readonly #opts: ManagedLogOptions;
   #wakers: (() => void)[] = [];
+  readonly #onManagerActiveChanged: (e: { current?: string[] } | undefined) => void;
   #meta!: LogMetadata;
   #version = 0;
   #members: Member[] = [];
@@ -89,13 +90,14 @@ export class ReplicatedLog implements ManagedLog {
       name, manager, deadlineMs: this.#deadlineMs, factory: this.#factory, members: () => this.#members, meta: () => this.#meta,
       inFlight: (i) => this.#pending.find((p) => p.index === i && p.acked)?.payload, stats: this.#stats,
     });
+    this.#onManagerActiveChanged = (e) => {
+      this.#onActiveChanged(e?.current);
+      const w = this.#wakers;
+      this.#wakers = [];
+      for (const f of w) f();
+    };
     try {
-      manager.on('active-changed', (e) => {
-        this.#onActiveChanged(e?.current);
-        const w = this.#wakers;
-        this.#wakers = [];
-        for (const f of w) f();
-      });
+      manager.on('active-changed', this.#onManagerActiveChanged);
     } catch { /* a manager without events: waiting falls back to polling */ }
   }
 
@@ -427,6 +429,9 @@ export class ReplicatedLog implements ManagedLog {
     const end = Date.now() + this.#deadlineMs;
     while (!this.#fenced && this.#pending.length > 0 && Date.now() < end) await sleepMs(2);
     this.#closed = true;
+    try {
+      this.#m.off?.('active-changed', this.#onManagerActiveChanged);
+    } catch { /* a manager without events */ }
     this.#failAll(new XdbmError(ErrorCode.CLOSED, `log ${this.name} closed`));
     await Promise.all(this.#members.map((m) => withDeadline(m.replica.close(), this.#deadlineMs, 'close').catch(() => undefined)));
     await this.#reader.close();

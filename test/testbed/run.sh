@@ -15,6 +15,11 @@ if [ "${XDBM_TESTBED:-}" = skip ]; then
 fi
 
 t_all="$(now_ms)"
+NODES="${XDBM_TB_NODES:-10}"
+FAULTS="${XDBM_TB_FAULTS:-all}"
+[[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 3 ] && [ "$NODES" -le 20 ] || die "XDBM_TB_NODES must be 3..20"
+[[ "$FAULTS" =~ ^[a-z0-9\ -]+$ ]] || die "XDBM_TB_FAULTS: fault names are [a-z0-9-], space separated"
+
 [ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, qemu 9p with security_model=none)"
 bash "$HERE/setup.sh" || die "setup failed (packages/kernel/initramfs): the testbed cannot run here"
 
@@ -34,11 +39,6 @@ t0="$(now_ms)"
 bash "$HERE/boot.sh" --timeout 120 -- node -e 'console.log("guest node", process.version)' \
   || die "the QEMU guest does not boot or cannot run node here (see output above)"
 timing guest-smoke "$t0"
-
-NODES="${XDBM_TB_NODES:-10}"
-FAULTS="${XDBM_TB_FAULTS:-all}"
-[[ "$NODES" =~ ^[0-9]+$ ]] && [ "$NODES" -ge 3 ] && [ "$NODES" -le 20 ] || die "XDBM_TB_NODES must be 3..20"
-[[ "$FAULTS" =~ ^[a-z0-9\ -]+$ ]] || die "XDBM_TB_FAULTS: fault names are [a-z0-9-], space separated"
 
 RUN="$TB_CACHE/suite-run"
 rm -rf "$RUN"
