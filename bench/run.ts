@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       cleanups.push(scratch.cleanup);
       targets.push({ type, connectionString: `file://${scratch.dir}`, where: scratch.dir });
     } else if (type === 'block') {
+      if (!o.suites.includes('probe')) continue; // only the probe suite runs per device type
       if (process.getuid?.() !== 0) { skipped.push('block: not root, cannot set up a loop device'); continue; }
       try {
         const loop = makeLoopDevice(256 * 1024 * 1024);

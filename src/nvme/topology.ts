@@ -6,6 +6,7 @@ import { parseControllerState, type ControllerState } from './health-log.js';
 import { callAsync, loadLibnvme, withNvmeLock, withRoot, type LibNvme, type NvmeCtrl, type NvmeNs } from './libnvme.js';
 import { nvmeError } from './nvme-errors.js';
 import path from 'node:path';
+import type { SysfsController } from './sysfs.js';
 
 /** NVMe host NQN in the UUID form (NVMe Base spec 4.5): what libnvme and nvme-cli write. */
 export const HOSTNQN_UUID_RE = /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -35,13 +36,7 @@ export interface NamespaceInfo {
   blockDevice: string;
 }
 
-export interface ControllerInfo {
-  name: string;
-  state: ControllerState;
-  transport: string;
-  traddr: string;
-  trsvcid: string;
-  subsysnqn: string;
+export interface ControllerInfo extends SysfsController {
   namespaces: NamespaceInfo[];
 }
 

@@ -10,9 +10,7 @@ import { loadConfigFile, loadNodeFile } from '../../config/load.js';
 import { formatIssueLines, issuesOf } from '../../config/issues.js';
 import { distinctDomains } from '../../config/domains.js';
 import type { ManagerConfig } from '../../config/types.js';
-import type { ConditionChecker } from '../../config/reader.js';
-import { parseCondition } from '../../alerts/expr.js';
-import { METRIC_NAMES } from '../../alerts/monitoring.js';
+import { checkConditionForConfig } from '../../alerts/evaluator.js';
 
 export const EXIT_VALID = 0;
 export const EXIT_INVALID = 2;
@@ -41,21 +39,6 @@ export function summaryOf(cfg: ManagerConfig): { nodes: number; endpoints: numbe
   };
 }
 
-/**
- * Alert conditions checked by the alert engine's own parser over the known metric names, so that
- * `xdbm validate` accepts exactly what the daemon accepts, with the column inside the condition.
- */
-export const checkAlertCondition: ConditionChecker = (condition) => {
-  try {
-    parseCondition(condition, METRIC_NAMES);
-    return undefined;
-  } catch (e) {
-    if (!isXdbmError(e)) throw e;
-    const pos = e.details?.['position'];
-    return { message: `condition: ${e.message}`, offset: typeof pos === 'number' ? pos : undefined };
-  }
-};
-
 /** Validates `file`; returns what the command prints and its exit code (the CLI action writes them). */
 export async function runValidate(file: string, opts: ValidateOptions = {}): Promise<ValidateOutcome> {
   try {
@@ -67,7 +50,7 @@ export async function runValidate(file: string, opts: ValidateOptions = {}): Pro
         : `ok: node ${s.nodeId}, ${s.endpoints.length} endpoint${s.endpoints.length === 1 ? '' : 's'} (${s.endpoints.join(', ')})\n`;
       return { exitCode: EXIT_VALID, stdout, stderr: '' };
     }
-    const cfg = await loadConfigFile(file, { checkCondition: checkAlertCondition });
+    const cfg = await loadConfigFile(file, { checkCondition: checkConditionForConfig });
     const s = summaryOf(cfg);
     const stdout = opts.json
       ? JSON.stringify({ ok: true, file, summary: s }, null, 2) + '\n'

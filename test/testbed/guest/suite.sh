@@ -10,7 +10,7 @@ TB="$HERE/tb.sh"
 R="${XDBM_TB_RESULTS:-/xdbm-results}"
 N="${XDBM_TB_NODES:-10}"
 FAULTS="${XDBM_TB_FAULTS:-all}"
-ORDER="wal-baseline ns-disable subsys-unlink listener-close node-down fail-slow packet-loss nfsd-stop target-restore"
+ORDER="wal-baseline ns-disable subsys-unlink listener-close node-down fail-slow packet-loss nfsd-stop target-restore active-churn"
 [ "$FAULTS" = all ] && FAULTS="$ORDER"
 now_ms() { date +%s%3N; }
 mkdir -p "$R/faults" "$R/steps"

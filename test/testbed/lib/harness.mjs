@@ -182,6 +182,8 @@ export async function runFault(spec) {
       injected = true;
     }
     t.beforeFault = t.fault;
+    // A scripted disturbance through the manager's own API instead of (or besides) tb.sh.
+    if (spec.chaos) result.chaos = await spec.chaos(manager, { sleep, log });
     result.injectMs = Date.now() - t.fault;
     log(`fault ${spec.fault} on node ${faultNode} (victim ${victim})`);
 

@@ -9,7 +9,7 @@ const readDir = (d) => (existsSync(d) ? readdirSync(d).filter((f) => f.endsWith(
   .map((f) => { try { return JSON.parse(readFileSync(path.join(d, f), 'utf8')); } catch { return { file: f, unreadable: true }; } });
 
 const steps = readDir(path.join(dir, 'steps')).sort((a, b) => (a.startedAtMs ?? 0) - (b.startedAtMs ?? 0));
-const ORDER = ['wal-baseline', 'ns-disable', 'subsys-unlink', 'listener-close', 'node-down', 'fail-slow', 'packet-loss', 'nfsd-stop', 'target-restore'];
+const ORDER = ['wal-baseline', 'ns-disable', 'subsys-unlink', 'listener-close', 'node-down', 'fail-slow', 'packet-loss', 'nfsd-stop', 'target-restore', 'active-churn', 'flap-storm'];
 const rank = (n) => (ORDER.indexOf(n) < 0 ? 99 : ORDER.indexOf(n));
 const faults = readDir(path.join(dir, 'faults')).sort((a, b) => rank(a.name) - rank(b.name));
 const cluster = existsSync(path.join(dir, 'cluster-smoke.json')) ? JSON.parse(readFileSync(path.join(dir, 'cluster-smoke.json'), 'utf8')) : null;
