@@ -6,7 +6,7 @@
 import type { StorageBackend } from '../backends/backend.js';
 import { ErrorCode, XdbmError } from '../errors.js';
 import type { BackendManagerApi } from '../manager-api.js';
-import { withDeadline } from './deadline.js';
+import { withReplicaDeadline } from './stuck-io.js';
 import type { LogReplica } from './replica.js';
 
 export interface Member {
@@ -51,7 +51,8 @@ export async function waitForEnsemble(o: WaitForEnsembleOptions): Promise<Member
         let replica: LogReplica | undefined;
         try {
           replica = o.factory(b, o.logName);
-          await withDeadline(replica.open(), o.deadlineMs, `open log ${o.logName} on ${b.endpointId}`, { endpointId: b.endpointId });
+          const r = replica;
+          await withReplicaDeadline(b, () => r.open(), o.deadlineMs, `open log ${o.logName} on ${b.endpointId}`);
           const m: Member = { id: b.endpointId, replica, durableUpTo: 0, busy: false, failed: false };
           opened.set(b.endpointId, m);
           members.push(m);

@@ -17,6 +17,7 @@ import { isRawDevice } from './device-replica.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
 import type { BackendManagerApi } from '../manager-api.js';
 import { withDeadline } from './deadline.js';
+import { withReplicaDeadline } from './stuck-io.js';
 import type { Member } from './ensemble-wait.js';
 import { epochFor } from './ensemble-history.js';
 import type { LogStats } from './log-types.js';
@@ -35,10 +36,47 @@ export interface LogReaderDeps {
   stats: LogStats;
 }
 
+/** A replica on a member that is not (or no longer) in the ensemble, with the log's own backend if it needed one. */
+export interface DetachedReplica {
+  replica: LogReplica;
+  own?: StorageBackend;
+}
+
+/**
+ * Opens the log's replica on `b` for a member outside the ensemble. A device goes through an instance of
+ * its own (same endpoint config; an NVMe-oF controller is shared by reference): the manager closes its
+ * instance of a replaced backend (failover) and closes and reopens a FAILED one (monitor) as it sees fit.
+ */
+export async function openDetachedReplica(
+  b: StorageBackend, logName: string, factory: (b: StorageBackend, logName: string) => LogReplica, deadlineMs: number,
+): Promise<DetachedReplica> {
+  let own: StorageBackend | undefined;
+  let r: LogReplica | undefined;
+  try {
+    if (isRawDevice(b)) {
+      own = await createBackend(b.config);
+      const o = own;
+      await withReplicaDeadline(b, () => o.init(), deadlineMs, `open ${b.endpointId} for the log`);
+    }
+    r = factory(own ?? b, logName);
+    const opening = r;
+    await withReplicaDeadline(b, () => opening.open(), deadlineMs, `open log ${logName} on ${b.endpointId}`);
+  } catch (e) {
+    void closeDetachedReplica({ replica: r ?? ({ close: async () => undefined } as unknown as LogReplica), ...(own ? { own } : {}) }, deadlineMs);
+    throw e;
+  }
+  return { replica: r, ...(own ? { own } : {}) };
+}
+
+export async function closeDetachedReplica(o: DetachedReplica, deadlineMs: number): Promise<void> {
+  await withDeadline(o.replica.close(), deadlineMs, 'close').catch(() => undefined);
+  if (o.own) await withDeadline(o.own.close(), deadlineMs, 'close').catch(() => undefined);
+}
+
 export class LogReader {
   readonly #d: LogReaderDeps;
   /** Replicas opened for reading on members that left the ensemble (with the reader's own backend, if any). */
-  readonly #others = new Map<string, { replica: LogReplica; own?: StorageBackend }>();
+  readonly #others = new Map<string, DetachedReplica>();
 
   constructor(deps: LogReaderDeps) {
     this.#d = deps;
@@ -59,12 +97,13 @@ export class LogReader {
     for (const id of holders) {
       try {
         const r = await this.#replica(id);
-        const buf = await withDeadline(r.read(index), d.deadlineMs, `read ${index} from ${id}`, { endpointId: id });
+        const buf = await withReplicaDeadline(r, () => r.read(index), d.deadlineMs, `read ${index} from ${id}`);
         if (errors.length > 0) d.stats.readFallbacks++;
         return buf;
       } catch (e) {
         if (isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) d.stats.checksumFailures++;
-        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) this.#drop(id);
+        // A replica still hung past a deadline is kept (refusing at once) until its operation returns.
+        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH) && !isXdbmError(e, ErrorCode.IO_TIMEOUT)) this.#drop(id);
         errors.push(e);
       }
     }
@@ -85,9 +124,8 @@ export class LogReader {
     await Promise.all(all.map((o) => this.#closeOther(o)));
   }
 
-  async #closeOther(o: { replica: LogReplica; own?: StorageBackend }): Promise<void> {
-    await withDeadline(o.replica.close(), this.#d.deadlineMs, 'close').catch(() => undefined);
-    if (o.own) await withDeadline(o.own.close(), this.#d.deadlineMs, 'close').catch(() => undefined);
+  async #closeOther(o: DetachedReplica): Promise<void> {
+    await closeDetachedReplica(o, this.#d.deadlineMs);
   }
 
   async #replica(id: string): Promise<LogReplica> {
@@ -97,23 +135,9 @@ export class LogReader {
     if (cached) return cached.replica;
     const b = this.#d.manager.getBackend(id);
     if (!b) throw new XdbmError(ErrorCode.UNKNOWN_ENDPOINT, `endpoint ${id} is gone from the candidate pool`);
-    // A device is read through the reader's own instance: the manager closes (failover) and reopens
-    // (monitor) its instance of a member that left the ensemble whenever it sees fit.
-    let own: StorageBackend | undefined;
-    let r: LogReplica | undefined;
-    try {
-      if (isRawDevice(b)) {
-        own = await createBackend(b.config);
-        await withDeadline(own.init(), this.#d.deadlineMs, `open ${id} for reading`, { endpointId: id });
-      }
-      r = this.#d.factory(own ?? b, this.#d.name);
-      await withDeadline(r.open(), this.#d.deadlineMs, `open ${id}`, { endpointId: id });
-    } catch (e) {
-      void this.#closeOther({ replica: r ?? { close: async () => undefined } as LogReplica, ...(own ? { own } : {}) });
-      throw e;
-    }
-    this.#others.set(id, { replica: r, ...(own ? { own } : {}) });
-    return r;
+    const o = await openDetachedReplica(b, this.#d.name, this.#d.factory, this.#d.deadlineMs);
+    this.#others.set(id, o);
+    return o.replica;
   }
 
   #drop(id: string): void {

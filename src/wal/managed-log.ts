@@ -20,6 +20,7 @@ import type { LogStats, ManagedLog, ManagedLogOptions } from './log-types.js';
 import { replicaFor } from './replica-factory.js';
 import { recoverLog } from './recovery.js';
 import { waitForEnsemble, type Member } from './ensemble-wait.js';
+import { withReplicaDeadline } from './stuck-io.js';
 
 interface Pending {
   index: number;
@@ -172,8 +173,10 @@ export class ReplicatedLog implements ManagedLog {
     m.busy = true;
     const t0 = process.hrtime.bigint();
     try {
-      await withDeadline(m.replica.append(batch.map((p) => ({ index: p.index, payload: p.payload }))), this.#deadlineMs,
-        `append to ${m.id}`, { endpointId: m.id });
+      // One write per member at a time, and none at all to a member with an earlier operation still
+      // hung past its deadline (it would only tie up another thread of the shared libuv pool).
+      await withReplicaDeadline(m.replica, () => m.replica.append(batch.map((p) => ({ index: p.index, payload: p.payload }))),
+        this.#deadlineMs, `append to ${m.id}`);
     } catch (e) {
       m.busy = false;
       this.#recordOp(m.id, t0, false, 0);

@@ -8,6 +8,8 @@ import type { StorageBackend } from '../backends/backend.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
 import type { BackendManagerApi } from '../manager-api.js';
 import { withDeadline } from './deadline.js';
+import { withReplicaDeadline } from './stuck-io.js';
+import { closeDetachedReplica, openDetachedReplica, type DetachedReplica } from './log-reader.js';
 import { lastEpoch, recoveredLastIndex, withNewEpoch } from './ensemble-history.js';
 import { waitForEnsemble, type Member } from './ensemble-wait.js';
 import type { LogMetadata, MetadataStore } from './metadata/types.js';
@@ -67,6 +69,9 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
   const members = await waitForEnsemble(waitOpts);
   const last = lastEpoch(meta);
   const old = new Map<string, LogReplica>();
+  /** Replicas opened here on last-epoch members outside the new ensemble (closed before returning). */
+  const detached: DetachedReplica[] = [];
+  const closeDetached = (): void => { for (const d of detached) void closeDetachedReplica(d, o.deadlineMs); };
   let unreachable = 0;
   for (const id of last.members) {
     const m = members.find((x) => x.id === id);
@@ -74,9 +79,10 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
     const b = o.manager.getBackend(id);
     if (!b) { unreachable++; continue; }
     try {
-      const r = o.factory(b, o.name);
-      await withDeadline(r.open(), o.deadlineMs, `open ${id}`);
-      old.set(id, r);
+      // The manager may have closed its instance of a member it replaced: read through our own.
+      const d = await openDetachedReplica(b, o.name, o.factory, o.deadlineMs);
+      detached.push(d);
+      old.set(id, d.replica);
     } catch {
       unreachable++;
     }
@@ -84,7 +90,7 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
   // An acknowledged entry is on at least ackQuorum members: with that many unreachable it could be on
   // none of the ones that answered, so the end of the log cannot be known. Refuse rather than guess.
   if (unreachable >= o.ackQuorum) {
-    for (const [id, r] of old) if (!members.some((m) => m.id === id)) void r.close().catch(() => undefined);
+    closeDetached();
     for (const m of members) void m.replica.close().catch(() => undefined);
     throw new XdbmError(ErrorCode.QUORUM_LOST, `log ${o.name}: ${unreachable} of the last ensemble (${last.members.join(', ')}) cannot be read; ` +
       `with ack quorum ${o.ackQuorum} acknowledged entries may be only there`, {
@@ -112,9 +118,9 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
   const resend: Recovered['resend'] = [];
   for (let i = repairFrom; i <= lastIndex; i++) {
     let payload: Buffer | undefined;
-    for (const [, r] of everyone) {
+    for (const [id, r] of everyone) {
       if (!r.has(i)) continue;
-      try { payload = await withDeadline(r.read(i), o.deadlineMs, 'read'); break; } catch { /* next copy */ }
+      try { payload = await withReplicaDeadline(r, () => r.read(i), o.deadlineMs, `read ${i} from ${id}`); break; } catch { /* next copy */ }
     }
     if (!payload) throw new XdbmError(ErrorCode.LOG_CORRUPT, `log ${o.name}: no intact copy of recovered index ${i}`, { details: { index: i } });
     resend.push({ index: i, payload, holders: [] });
@@ -126,7 +132,7 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
     m.durableUpTo = whole ? lastIndex : repairFrom - 1;
     if (whole) for (const e of resend) e.holders.push(m.id);
   }
-  for (const [id, r] of old) if (!members.some((m) => m.id === id)) void r.close().catch(() => undefined);
+  closeDetached();
   meta = withNewEpoch(meta, repairFrom, members.map((m) => m.id), o.writerId);
   version = await cas(o, meta, version);
   return { meta, version, members, lastIndex, resend };

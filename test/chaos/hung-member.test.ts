@@ -103,7 +103,7 @@ describe.skipIf(!isRoot)('chaos: a hung member does not hold up acknowledgements
       const during = acks.filter((a) => a.atMs > t0);
       frozenAcks = during.length;
       withHung = during.filter((a) => a.withHung).length;
-      const times = [t0, ...during.map((a) => a.atMs)];
+      const times = [t0, ...during.map((a) => a.atMs), Date.now()];
       let gap = 0;
       for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
       console.log(`hung member: ${frozenAcks} appends acknowledged while frozen (${withHung} with the hung member still in the ` +

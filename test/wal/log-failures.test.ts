@@ -98,6 +98,40 @@ describe('managed log failure handling', () => {
     await log.close();
   });
 
+  it('sends no more I/O to a member whose earlier read is still hung past its deadline', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4 });
+    let hungReads = 0;
+    let appendsAfterHang = 0;
+    let hanging = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 100,
+      replicaFactory: (b, name) => {
+        const real = new FileReplica({ endpointId: b.endpointId, rootDir: (b.config.target as { path: string }).path, logName: name, segmentBytes: 1 << 20 });
+        if (b.endpointId !== 'b1') return real;
+        return new Proxy(real, {
+          get(obj, prop) {
+            if (prop === 'read') return () => { hungReads++; hanging = true; return new Promise<Buffer>(() => {}); }; // never returns
+            if (prop === 'append') return (recs: ReadonlyArray<ReplicaRecord>) => { if (hanging) appendsAfterHang++; return obj.append(recs); };
+            const v = Reflect.get(obj, prop, obj);
+            return typeof v === 'function' ? v.bind(obj) : v;
+          },
+        });
+      },
+    });
+    for (let i = 1; i <= 12; i++) await log.append(entry(i));
+    // Reads rotate over the members: b1 is asked first for every third index, but only once in all.
+    for (let i = 1; i <= 12; i++) expect(await log.read(i)).toEqual(entry(i));
+    expect(hungReads).toBe(1);
+    // The writer does not queue a write behind the hung read either: b1 is failed at once and replaced.
+    const acked = await Promise.all([13, 14, 15].map((i) => log.append(entry(i))));
+    expect(acked.map((a) => a.index)).toEqual([13, 14, 15]);
+    await until(() => !log.members().includes('b1'), 5000);
+    expect(appendsAfterHang).toBe(0);
+    expect(t.reports).toEqual([expect.objectContaining({ id: 'b1', code: 'XDBM_IO_TIMEOUT' })]);
+    for (let i = 13; i <= 15; i++) expect(await log.read(i)).toEqual(entry(i));
+    await log.close();
+  });
+
   it('waits for the change instead of failing when two of three fail at once', async () => {
     const t = await TestEnsemble.create({ root, candidates: 5, replaceDelayMs: 100 });
     const failing = new Set(['b0', 'b1']);
