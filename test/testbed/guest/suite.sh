@@ -16,6 +16,9 @@ now_ms() { date +%s%3N; }
 mkdir -p "$R/faults" "$R/steps"
 rm -f "$R"/faults/*.json "$R"/steps/*.json
 failed=0
+# As the daemon does (src/cli/main.ts): fs, the addon's async I/O and koffi's libnvme calls share
+# libuv's thread pool, and a hung NVMe or NFS call must not starve the healthy members.
+export UV_THREADPOOL_SIZE=16
 
 # step NAME CMD...: runs one step, records rc and time in $R/steps/NAME.json.
 step() {
