@@ -10,7 +10,7 @@
  */
 import type { SelectionConfig } from '../config/types.js';
 import type { SelectionPolicy } from '../types.js';
-import { scoreCandidate } from './scoring.js';
+import { scoreTotal } from './scoring.js';
 import type { CandidateView } from './types.js';
 
 export interface RankedCandidate {
@@ -53,7 +53,7 @@ export function rankCandidates(
   const preferred = opts.preferred ?? new Set<string>();
   const h = opts.hysteresis ?? 0;
   const ranked = candidates.map((view) => {
-    const score = scoreCandidate(view, cfg.weights).total;
+    const score = scoreTotal(view, cfg.weights);
     let value = policyValue(cfg.algorithm, view, score);
     if (preferred.has(view.endpointId)) value *= 1 + h;
     return { view, value, score };

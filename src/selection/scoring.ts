@@ -70,3 +70,14 @@ export function scoreCandidate(c: CandidateView, weights: SelectionConfig['weigh
     weights.latency * latency + weights.bandwidth * bandwidth + weights.reliability * reliability + weights.load * load;
   return { latency, bandwidth, reliability, load, total: sum * c.weight };
 }
+
+/** scoreCandidate(c, weights).total without the breakdown object (same arithmetic, same result). */
+export function scoreTotal(c: CandidateView, weights: SelectionConfig['weights']): number {
+  const m = c.metrics;
+  const sum =
+    weights.latency * latencyScore(m.avgLatencyUs) +
+    weights.bandwidth * bandwidthScore(m.bandwidthMBps) +
+    weights.reliability * reliabilityScore(m.errorRate, c.consecutiveFailures, c.state) +
+    weights.load * loadScore(m.load);
+  return sum * c.weight;
+}
