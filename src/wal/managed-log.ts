@@ -63,6 +63,10 @@ export class ReplicatedLog implements ManagedLog {
   #firstFailureAtMs = 0;
   #changeChain: Promise<void> = Promise.resolve();
   #changing = false;
+  /** A metadata CAS of this log's own is in flight: acknowledgements wait for its outcome. */
+  #ownCas: Promise<unknown> | null = null;
+  /** A suffix truncation holds writes to members (it renumbers what is not yet acknowledged). */
+  #truncating = false;
   #resync = false;
   /** Set after appends failed (quorum lost): the next append asks for an ensemble again. */
   #needsChange = false;
@@ -162,7 +166,7 @@ export class ReplicatedLog implements ManagedLog {
   }
 
   async #pump(m: Member): Promise<void> {
-    if (m.busy || m.failed || this.#closed || this.#fenced) return;
+    if (m.busy || m.failed || this.#closed || this.#fenced || this.#truncating) return;
     const batch: Pending[] = [];
     for (const p of this.#pending) {
       if (p.index <= m.durableUpTo) continue;
@@ -211,7 +215,7 @@ export class ReplicatedLog implements ManagedLog {
 
   /** Acknowledges, in index order, the entries an ack quorum holds, after one fencing check per round. */
   #progress(): void {
-    if (this.#ackRound || this.#changing || this.#fenced) { this.#trim(); return; }
+    if (this.#ackRound || this.#changing || this.#ownCas || this.#truncating || this.#fenced) { this.#trim(); return; }
     const ready: Pending[] = [];
     for (const p of this.#pending) {
       if (p.acked) continue;
@@ -265,8 +269,17 @@ export class ReplicatedLog implements ManagedLog {
   }
 
   async #checkOwner(): Promise<void> {
-    const cur = await withDeadline(this.#store!.get(this.name), this.#deadlineMs, `metadata check of ${this.name}`);
-    if (!cur || cur.version !== this.#version) {
+    // A version of our own seen when the check started still proves ownership at the time of the read,
+    // even if our own CAS completed (and moved #version on) while the read was under way.
+    const started = this.#version;
+    let cur = await withDeadline(this.#store!.get(this.name), this.#deadlineMs, `metadata check of ${this.name}`);
+    // Our own CAS may have landed in the store before its new version reached #version: wait for its
+    // outcome and check again, so the log's own metadata update never looks like another writer's.
+    while ((!cur || (cur.version !== this.#version && cur.version !== started)) && this.#ownCas) {
+      await this.#ownCas.catch(() => undefined);
+      cur = await withDeadline(this.#store!.get(this.name), this.#deadlineMs, `metadata check of ${this.name}`);
+    }
+    if (!cur || (cur.version !== this.#version && cur.version !== started)) {
       const e = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) holds it now`, {
         details: { logName: this.name, writerId: this.#writerId, expectedVersion: this.#version, actualVersion: cur?.version ?? 0 },
       });
@@ -323,7 +336,7 @@ export class ReplicatedLog implements ManagedLog {
       }
       const meta = withNewEpoch(this.#meta, firstIndex, members.map((m) => m.id), this.#writerId);
       try {
-        this.#version = await this.#store!.compareAndSet(this.name, meta, this.#version);
+        this.#version = await this.#ownCompareAndSet(meta);
       } catch (e) {
         if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) throw new XdbmError(ErrorCode.FENCED, `log ${this.name}: ensemble change lost the CAS`, { cause: e });
         throw e;
@@ -362,16 +375,6 @@ export class ReplicatedLog implements ManagedLog {
     return this.#reader.read(index);
   }
 
-  /** Waits until nothing is in flight (used by truncation, which must not race appends). */
-  async #quiesce(): Promise<void> {
-    for (;;) {
-      if (this.#fenced) throw this.#fenced;
-      await this.#changeChain;
-      if (this.#pending.every((p) => p.acked) && !this.#ackRound && !this.#changing) return;
-      await sleepMs(2);
-    }
-  }
-
   /** Runs `fn` in line with ensemble changes (one metadata change at a time). */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#changeChain.then(fn);
@@ -379,33 +382,60 @@ export class ReplicatedLog implements ManagedLog {
     return run;
   }
 
+  #assertUsable(): void {
+    if (this.#closed) throw new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`);
+    if (this.#fenced) throw this.#fenced;
+  }
+
+  /**
+   * Drops [fromIndex, lastIndex]. Appends may keep arriving: writes to members and acknowledgements are
+   * held while the cut is made, and appends not yet acknowledged are renumbered to follow the cut
+   * (their promises have not resolved, so no caller has seen the old index).
+   */
   async truncateSuffix(fromIndex: number): Promise<void> {
-    await this.#quiesce();
-    if (fromIndex > this.#lastAcked) return;
+    this.#assertUsable();
     await this.#exclusive(async () => {
-      if (this.#fenced) throw this.#fenced;
-      const from = Math.max(fromIndex, this.#meta.firstIndex);
-      // Data first, then history: a crash in between leaves a shorter log, never stale entries in a new epoch.
-      for (const m of this.#members) {
-        if (m.failed) continue;
-        await withDeadline(m.replica.truncateSuffix(from), this.#deadlineMs, `truncate ${m.id}`).catch((e) => this.#memberFailed(m, e));
+      this.#assertUsable();
+      this.#truncating = true;
+      try {
+        // No write in flight to any member, no acknowledgement round running.
+        while (this.#ackRound || this.#members.some((m) => m.busy)) {
+          if (this.#ackRound) await this.#ackRound;
+          else await sleepMs(1);
+        }
+        this.#assertUsable();
+        if (fromIndex > this.#lastAcked) return;
+        const from = Math.max(fromIndex, this.#meta.firstIndex);
+        // Data first, then history: a crash in between leaves a shorter log, never stale entries in a new epoch.
+        for (const m of this.#members) {
+          if (m.failed) continue;
+          await withDeadline(m.replica.truncateSuffix(from), this.#deadlineMs, `truncate ${m.id}`).catch((e) => this.#memberFailed(m, e));
+        }
+        const meta = withNewEpoch(this.#meta, from, this.#members.map((m) => m.id), this.#writerId);
+        await this.#casOrFence(meta);
+        this.#meta = meta;
+        const kept = this.#pending.filter((p) => p.acked && p.index < from);
+        const waiting = this.#pending.filter((p) => !p.acked);
+        waiting.forEach((p, k) => { p.index = from + k; p.acks.clear(); });
+        this.#pending = [...kept, ...waiting];
+        for (const m of this.#members) m.durableUpTo = Math.min(m.durableUpTo, from - 1);
+        this.#lastAcked = from - 1;
+        this.#nextIndex = from + waiting.length;
+      } finally {
+        this.#truncating = false;
+        this.#pumpAll();
+        this.#progress();
       }
-      const meta = withNewEpoch(this.#meta, from, this.#members.map((m) => m.id), this.#writerId);
-      this.#version = await this.#casOrFence(meta);
-      this.#meta = meta;
-      this.#pending = [];
-      for (const m of this.#members) m.durableUpTo = Math.min(m.durableUpTo, from - 1);
-      this.#lastAcked = from - 1;
-      this.#nextIndex = from;
     });
   }
 
+  /** Raises the first index; appends and their acknowledgements go on (held only for the CAS itself). */
   async truncatePrefix(beforeIndex: number): Promise<void> {
-    await this.#quiesce();
+    this.#assertUsable();
     const meta = await this.#exclusive(async () => {
-      if (this.#fenced) throw this.#fenced;
+      this.#assertUsable();
       const next = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
-      this.#version = await this.#casOrFence(next);
+      await this.#casOrFence(next);
       this.#meta = next;
       return next;
     });
@@ -414,9 +444,28 @@ export class ReplicatedLog implements ManagedLog {
     }
   }
 
+  /**
+   * Every metadata CAS of this log goes through here (and runs on #changeChain, one at a time): while it
+   * is in flight, acknowledgements wait, and #version is updated before they may run again.
+   */
+  async #ownCompareAndSet(meta: LogMetadata): Promise<number> {
+    while (this.#ownCas) await this.#ownCas.catch(() => undefined);
+    const cas = this.#store!.compareAndSet(this.name, meta, this.#version);
+    const done = cas.then((v) => { this.#version = v; }, () => undefined);
+    this.#ownCas = done;
+    try {
+      return await cas;
+    } finally {
+      await done;
+      if (this.#ownCas === done) this.#ownCas = null;
+      // Acknowledgements held back by the CAS may go on now (synchronously checked again by #progress).
+      queueMicrotask(() => this.#progress());
+    }
+  }
+
   async #casOrFence(meta: LogMetadata): Promise<number> {
     try {
-      return await this.#store!.compareAndSet(this.name, meta, this.#version);
+      return await this.#ownCompareAndSet(meta);
     } catch (e) {
       if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) {
         this.#fenced = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer changed its metadata`, { cause: e });
