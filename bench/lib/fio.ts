@@ -49,24 +49,7 @@ export async function fioAvailable(): Promise<string | null> {
 }
 
 export async function runFio(job: FioJob): Promise<FioResult> {
-  const args = [
-    '--name=xdbm-ref',
-    `--filename=${job.filename}`,
-    `--rw=${job.rw}`,
-    `--bs=${job.blockBytes}`,
-    `--iodepth=${job.ioDepth}`,
-    `--ioengine=${job.ioEngine}`,
-    `--direct=${job.direct === false ? 0 : 1}`,
-    `--size=${job.sizeBytes}`,
-    job.runtimeMs !== undefined ? `--runtime=${Math.max(1, Math.round(job.runtimeMs))}ms` : `--runtime=${job.runtimeSec}`,
-    '--time_based',
-    '--randrepeat=0',
-    '--output-format=json',
-    `--numjobs=${job.numJobs ?? 1}`,
-    '--group_reporting',
-  ];
-  if (job.offsetBytes) args.push(`--offset=${job.offsetBytes}`);
-  if (job.fdatasyncEvery) args.push(`--fdatasync=${job.fdatasyncEvery}`);
+  const args = [...jobArgs(job, 'xdbm-ref'), '--output-format=json', `--numjobs=${job.numJobs ?? 1}`, '--group_reporting'];
   const { stdout } = await execFileAsync('fio', args, { maxBuffer: 64 * 1024 * 1024 });
   const json = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
     'fio version': string;
