@@ -12,25 +12,17 @@ import {
   viewsOf, type MetricsViews,
 } from './layout.js';
 import { bucketOf, percentileFromBuckets } from './histogram.js';
+import type { ProbeResult } from '../probes/types.js';
 
-/** What a worker publishes after one probe (a subset of ProbeResult plus its latency samples). */
-export interface ProbePublication {
-  ok: boolean;
+/** What a worker publishes after one probe: the figures of its ProbeResult plus its latency samples. */
+export type ProbePublication = Pick<ProbeResult,
+  'ok' | 'ops' | 'errors' | 'errorRate' | 'avgLatencyUs' | 'p50LatencyUs' | 'p99LatencyUs' | 'bandwidthMBps' | 'iops' |
+  'durationMs' | 'finishedAtMs'> & {
   /** 1-based index in PROBE_KINDS. */
   kindCode: number;
-  ops: number;
-  errors: number;
-  errorRate: number;
-  avgLatencyUs: number;
-  p50LatencyUs: number;
-  p99LatencyUs: number;
-  bandwidthMBps: number;
-  iops: number;
-  durationMs: number;
-  finishedAtMs: number;
   /** Latencies of successful operations, microseconds (go into the histogram and the latency sum). */
   latenciesUs?: ArrayLike<number>;
-}
+};
 
 /** EWMA weight of one data-path op in avgLatencyUs and errorRate. */
 export const OP_EWMA_ALPHA = 0.2;
