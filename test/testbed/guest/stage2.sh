@@ -18,7 +18,8 @@ ln -sf /proc/self/fd/2 /dev/stderr
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the overlay's (host /tmp below, writes to the guest's tmpfs upper layer): the project may
+# itself live under /tmp (CI clones), and a fresh tmpfs here would hide it from the guest.
 modprobe configfs 2>/dev/null || true
 mount -t configfs configfs /sys/kernel/config
 mkdir -p /run/netns /var/lib/nfs
