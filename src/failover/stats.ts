@@ -1,18 +1,13 @@
 /** Failover statistics (seed 2.2 stats and 8.1 failover metrics). */
-import type { FailoverRecord } from '../manager-api.js';
+import type { FailoverRecord, ManagerStats } from '../manager-api.js';
 
 export const HOUR_MS = 3_600_000;
 /** Durations kept for the average and p99 (the most recent ones). */
 export const DURATION_WINDOW = 1024;
 
-export interface FailoverStatsSnapshot {
-  failoverCount: number;
-  failedFailovers: number;
-  backendSwitches: number;
-  avgFailoverTimeMs: number;
-  p99FailoverTimeMs: number;
-  failoversLastHour: number;
-}
+/** The failover part of ManagerStats. */
+export type FailoverStatsSnapshot = Pick<ManagerStats,
+  'failoverCount' | 'failedFailovers' | 'backendSwitches' | 'avgFailoverTimeMs' | 'p99FailoverTimeMs' | 'failoversLastHour'>;
 
 export class FailoverStats {
   failoverCount = 0;
