@@ -6,6 +6,8 @@ export const ErrorCode = {
   // configuration
   CONFIG_INVALID: 'XDBM_CONFIG_INVALID',
   CONFIG_NOT_FOUND: 'XDBM_CONFIG_NOT_FOUND',
+  /** A path that must exist (a backend root, a log directory of a member) does not. */
+  NOT_FOUND: 'XDBM_NOT_FOUND',
   BAD_CONNECTION_STRING: 'XDBM_BAD_CONNECTION_STRING',
   // lookups and requests
   UNKNOWN_ENDPOINT: 'XDBM_UNKNOWN_ENDPOINT',
