@@ -111,6 +111,8 @@ export class ReplicatedLog implements ManagedLog {
   #needsNewEpoch = false;
   #fencedBy: XdbmError | null = null;
   #firstFailureAtMs = 0;
+  /** When an ensemble change first failed to be recorded (metadata store unavailable), 0 if none. */
+  #unrecordedSinceMs = 0;
   #chain: Promise<void> = Promise.resolve();
   #changeQueued = false;
   #wakers: (() => void)[] = [];
@@ -148,7 +150,9 @@ export class ReplicatedLog implements ManagedLog {
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
       meta: () => this.#meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
       usable: () => this.#phase === 'writing' && !this.#recording,
-      record: (next) => this.#exclusive(() => this.#record(next)),
+      record: (next) => this.#exclusive(async () => {
+        try { await this.#record(next); } finally { this.#progress(); }
+      }),
     });
     this.#onActiveChanged = (e) => {
       const w = this.#wakers;
@@ -436,13 +440,24 @@ export class ReplicatedLog implements ManagedLog {
       if (isXdbmError(e, ErrorCode.FENCED)) return;
       // The store did not answer: the ensemble stays as it is. Survivors that still make a quorum keep
       // acknowledging; the change is tried again shortly (BookKeeper: no ensemble change without metadata).
+      const now = this.#clock.nowMs();
       if (this.#phase === 'changing') this.#to(kind === 'ensemble' && this.#liveCount() >= this.#ackQuorum && !this.#needsNewEpoch ? 'writing' : 'stalled');
-      this.#stats.dataPathErrors.push({ endpointId: 'metadata', code: isXdbmError(e) ? e.code : ErrorCode.IO_ERROR, atMs: this.#clock.nowMs() });
+      if (this.#unrecordedSinceMs === 0) {
+        this.#unrecordedSinceMs = now;
+        this.#stats.dataPathErrors.push({ endpointId: 'metadata', code: isXdbmError(e) ? e.code : ErrorCode.IO_ERROR, atMs: now });
+        if (this.#stats.dataPathErrors.length > 100) this.#stats.dataPathErrors.shift();
+      }
+      // Appends that cannot be acknowledged without the change fail after the failover timeout, as
+      // they would without a replacement (their indexes are reused only in a new epoch).
+      if (this.#phase === 'stalled' && now - this.#unrecordedSinceMs >= this.#failoverMs) {
+        this.#stall(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata unavailable for ${now - this.#unrecordedSinceMs} ms; the ensemble change cannot be recorded and fewer than ${this.#ackQuorum} members remain`, { cause: e }));
+      }
       void sleep(this.#clock, Math.min(1000, Math.max(50, this.#deadlineMs / 4))).then(() => this.#scheduleChange('retry after metadata unavailable'));
       this.#pumpAll();
       this.#progress();
       return;
     }
+    this.#unrecordedSinceMs = 0;
     const ids = new Set(next.map((m) => m.id));
     const removed = this.#members.filter((m) => !ids.has(m.id));
     const added = next.filter((n) => !this.#members.some((m) => m.id === n.id));
