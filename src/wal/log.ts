@@ -219,6 +219,9 @@ export class ReplicatedLog implements ManagedLog {
   stats(): LogStats {
     return { ...this.#stats, ensembleChanges: [...this.#stats.ensembleChanges], dataPathErrors: [...this.#stats.dataPathErrors] };
   }
+  /** Runs a re-replication pass now (a drain waits for it). */
+  rereplicateNow(): void { this.#rereplicator.kick(); }
+
   /** The metadata as this writer last recorded it (operations, tests). */
   metadata(): LogMetadata { return this.#meta; }
 
@@ -614,6 +617,10 @@ export class ReplicatedLog implements ManagedLog {
         const t = this.#clock.setTimer(r, this.#deadlineMs);
         this.#drained.push(() => { this.#clock.clearTimer(t); r(); });
       });
+    }
+    // A clean close tells the operations side where the open epoch ends (status, refusals).
+    if (!this.#fencedBy && this.#phase === 'writing' && !this.#recording) {
+      await this.#exclusive(() => this.#record({ ...this.#meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } })).catch(() => undefined);
     }
     this.#to('closed');
     this.#rereplicator.stop();

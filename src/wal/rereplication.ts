@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { sleep } from './clock.js';
 import { countEntries, holdersOf, underReplicated, withCopy, type UnderReplicatedRange } from './ensemble-history.js';
 import { withMemberDeadline } from './io-deadline.js';
+import { countingHolders } from './log-registry.js';
 import type { LogReader } from './log-reader.js';
 import type { LogStats } from './log-types.js';
 import type { CopyRef, ReplicaRecord } from './member-log.js';
@@ -40,12 +41,8 @@ export interface RereplicatorDeps {
   record: (next: LogMetadata) => Promise<void>;
 }
 
-/** Backend states whose copies count: the manager would pick such a backend as an active. */
-const COUNTING = new Set(['HEALTHY', 'DEGRADED', 'UNKNOWN']);
-
 export function healthyHolders(manager: BackendManagerApi): (member: string) => boolean {
-  const state = new Map(manager.getCandidates().map((c) => [c.endpointId, c.state] as const));
-  return (member) => COUNTING.has(state.get(member) ?? 'GONE');
+  return countingHolders(manager.getCandidates());
 }
 
 export class Rereplicator {
