@@ -150,8 +150,8 @@ export class ReplicatedLog implements ManagedLog {
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
       meta: () => this.#meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
       usable: () => this.#phase === 'writing' && !this.#recording,
-      record: (next) => this.#exclusive(async () => {
-        try { await this.#record(next); } finally { this.#progress(); }
+      record: (build) => this.#exclusive(async () => {
+        try { await this.#commit(build); } finally { this.#progress(); }
       }),
     });
     this.#onActiveChanged = (e) => {
@@ -420,8 +420,7 @@ export class ReplicatedLog implements ManagedLog {
     // A member that failed while we waited is not taken.
     next = next.filter((n) => !this.#members.some((m) => m.id === n.id && m.failed));
     if (next.length < this.#ackQuorum) { this.#scheduleChange('members failed during the change'); return; }
-    const F = this.#lastAcked + 1;
-    await this.#switchTo(next, K, F, 'ensemble');
+    await this.#switchTo(next, K, null, 'ensemble');
   }
 
   /**
@@ -429,18 +428,35 @@ export class ReplicatedLog implements ManagedLog {
    * epoch that holds F-1 on its members that have all of it (an acknowledged index is on ackQuorum
    * members, and members write in order, so at least ackQuorum do), then re-sends what is pending.
    */
-  async #switchTo(next: Member[], K: number, F: number, kind: 'ensemble' | 'truncate', beforeResume?: () => void): Promise<void> {
-    const cur = lastEpoch(this.#meta);
-    let base = this.#meta;
-    if (cur.firstIndex <= F - 1 && cur.epoch === this.#epoch) {
-      const complete = this.#members.filter((m) => m.durableUpTo >= F - 1).map((m) => m.id);
-      base = { ...base, epochs: base.epochs.map((e) => (e.epoch === cur.epoch ? { ...e, members: complete } : e)) };
-    }
-    const meta = withNewEpoch(base, F, next.map((m) => m.id), K, this.#writerId);
+  async #switchTo(next: Member[], K: number, firstIndex: number | null, kind: 'ensemble' | 'truncate', beforeResume?: () => void): Promise<void> {
+    // F is fixed when acknowledgements stop (inside #commit), so nothing is acknowledged in the old
+    // epoch at or above it.
+    let F = 0;
+    let previous: Member[] = [];
     try {
-      await this.#record(meta);
+      await this.#commit(() => {
+        F = firstIndex ?? this.#lastAcked + 1;
+        const cur = lastEpoch(this.#meta);
+        let base = this.#meta;
+        if (cur.firstIndex <= F - 1 && cur.epoch === this.#epoch) {
+          const complete = this.#members.filter((m) => m.durableUpTo >= F - 1).map((m) => m.id);
+          base = { ...base, epochs: base.epochs.map((e) => (e.epoch === cur.epoch ? { ...e, members: complete } : e)) };
+        }
+        return withNewEpoch(base, F, next.map((m) => m.id), K, this.#writerId);
+      }, () => {
+        this.#unrecordedSinceMs = 0;
+        this.#epoch = K;
+        this.#stats.epoch = K;
+        this.#needsNewEpoch = false;
+        for (const m of next) { m.durableUpTo = F - 1; m.busy = false; }
+        this.#pending = this.#pending.filter((p) => p.index >= F);
+        for (const p of this.#pending) p.acks.clear();
+        previous = this.#members;
+        this.#members = next;
+        beforeResume?.();
+      });
     } catch (e) {
-      if (isXdbmError(e, ErrorCode.FENCED)) return;
+      if (isXdbmError(e, ErrorCode.FENCED) || isXdbmError(e, ErrorCode.CLOSED)) return;
       // The store did not answer: the ensemble stays as it is. Survivors that still make a quorum keep
       // acknowledging; the change is tried again shortly (BookKeeper: no ensemble change without metadata).
       const now = this.#clock.nowMs();
@@ -460,18 +476,9 @@ export class ReplicatedLog implements ManagedLog {
       this.#progress();
       return;
     }
-    this.#unrecordedSinceMs = 0;
     const ids = new Set(next.map((m) => m.id));
-    const removed = this.#members.filter((m) => !ids.has(m.id));
-    const added = next.filter((n) => !this.#members.some((m) => m.id === n.id));
-    this.#epoch = K;
-    this.#stats.epoch = K;
-    this.#needsNewEpoch = false;
-    for (const m of next) { m.durableUpTo = F - 1; m.busy = false; }
-    this.#pending = this.#pending.filter((p) => p.index >= F);
-    for (const p of this.#pending) p.acks.clear();
-    this.#members = next;
-    beforeResume?.();
+    const removed = previous.filter((m) => !ids.has(m.id));
+    const added = next.filter((n) => !previous.some((m) => m.id === n.id));
     if (kind === 'ensemble') {
       const now = this.#clock.nowMs();
       this.#stats.ensembleChanges.push({
@@ -495,31 +502,89 @@ export class ReplicatedLog implements ManagedLog {
     return this.#members.filter((m) => !m.failed).length;
   }
 
-  /** Every metadata change of this writer: acknowledgements wait for its outcome. */
-  async #record(meta: LogMetadata): Promise<void> {
+  /** Reads the metadata (bounded): throws if the store does not answer, fences if another writer moved it. */
+  async #probeStore(): Promise<void> {
+    const cur = await withDeadline(this.#clock, this.#store!.get(this.name), this.#deadlineMs, `metadata read of ${this.name}`);
+    if (!cur || cur.version !== this.#version) {
+      const f = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) holds it now; this writer is fenced`, {
+        details: { logName: this.name, expectedVersion: this.#version, actualVersion: cur?.version ?? 0 },
+      });
+      this.#fence(f);
+      throw f;
+    }
+  }
+
+  /**
+   * A metadata change: acknowledgements stop, the store must answer a read first (else nothing is
+   * sent and the caller may carry on as before), then `build` makes the document from the state as it
+   * is now and #record commits it.
+   */
+  async #commit(build: () => LogMetadata, apply?: (meta: LogMetadata) => void): Promise<LogMetadata> {
     this.#recording = true;
     try {
-      this.#version = await withDeadline(this.#clock, this.#store!.compareAndSet(this.name, meta, this.#version), this.#failoverMs, `metadata update of ${this.name}`);
-      this.#meta = meta;
-    } catch (e) {
-      if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) {
-        const f = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${e.details?.actualVersion ?? '?'}) changed its metadata; this writer is fenced`, { cause: e });
-        this.#fence(f);
-        throw f;
-      }
-      throw e;
+      await this.#probeStore();
+      const meta = build();
+      await this.#record(meta);
+      // Still holding acknowledgements: the writer's state follows the document before any can run.
+      apply?.(meta);
+      return meta;
     } finally {
-      // Callers run #progress once their own state matches the outcome (held acks must not count for
-      // an epoch that was just replaced).
       this.#recording = false;
+    }
+  }
+
+  /**
+   * Every metadata change of this writer, committed: acknowledgements wait until its outcome is known.
+   * A CAS that times out or fails for I/O reasons may still have landed (or land later), so the same
+   * change is sent again from the same expected version until one attempt says which: success, or a
+   * conflict whose stored document is ours (an earlier attempt landed), or another writer's (fenced).
+   * A late landing of an earlier attempt can only fail then, since the version has moved.
+   */
+  async #record(meta: LogMetadata): Promise<void> {
+    const startedMs = this.#clock.nowMs();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (this.#phase === 'closed') throw new XdbmError(ErrorCode.CLOSED, `log ${this.name} closed while recording its metadata`);
+        try {
+          this.#version = await withDeadline(this.#clock, this.#store!.compareAndSet(this.name, meta, this.#version), this.#deadlineMs, `metadata update of ${this.name}`);
+          this.#meta = meta;
+          return;
+        } catch (e) {
+          if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) {
+            const cur = await withDeadline(this.#clock, this.#store!.get(this.name), this.#deadlineMs, `metadata read of ${this.name}`).catch(() => null);
+            if (cur === null) { await sleep(this.#clock, 50); continue; }
+            if (cur && JSON.stringify(cur.meta) === JSON.stringify(meta)) {
+              this.#version = cur.version;
+              this.#meta = meta;
+              return;
+            }
+            const f = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) changed its metadata; this writer is fenced`, { cause: e });
+            this.#fence(f);
+            throw f;
+          }
+          // Outcome unknown. Appends that cannot be acknowledged meanwhile fail after the failover
+          // timeout (their indexes are reused only in the epoch being recorded).
+          const waited = this.#clock.nowMs() - startedMs;
+          if (waited >= this.#failoverMs && this.#pending.some((p) => !p.acked)) {
+            this.#rejectUnacked(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata store unavailable for ${waited} ms while recording a change`, { cause: e }));
+          }
+          await sleep(this.#clock, Math.min(1000, 25 * 2 ** Math.min(attempt, 5)));
+        }
+      }
+    } finally {
+      // #commit holds acknowledgements around this; callers run #progress once their state matches.
     }
   }
 
   /** No usable ensemble: what is not acknowledged fails; its indexes are reused only in a new epoch. */
   #stall(e: unknown): void {
-    const err = isXdbmError(e) ? e : new XdbmError(ErrorCode.IO_ERROR, String((e as Error)?.message ?? e), { cause: e });
     if (this.#phase === 'closed' || this.#fencedBy) return;
     this.#to('stalled');
+    this.#rejectUnacked(e);
+  }
+
+  #rejectUnacked(e: unknown): void {
+    const err = isXdbmError(e) ? e : new XdbmError(ErrorCode.IO_ERROR, String((e as Error)?.message ?? e), { cause: e });
     const failed = this.#pending.filter((p) => !p.acked);
     this.#pending = this.#pending.filter((p) => p.acked);
     if (failed.length > 0) {
@@ -597,11 +662,10 @@ export class ReplicatedLog implements ManagedLog {
       const next = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
       if (next.firstIndex === this.#meta.firstIndex && next.epochs.length === this.#meta.epochs.length) return this.#meta;
       try {
-        await this.#record(next);
+        return await this.#commit(() => withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1)));
       } finally {
         this.#progress();
       }
-      return next;
     });
     this.#history?.record({ type: 'ok', f: 'truncate-prefix', process: this.#writerId, timeMs: this.#clock.nowMs(), index: meta.firstIndex });
     await this.#rereplicator.dropBelow(meta.firstIndex);
@@ -620,7 +684,12 @@ export class ReplicatedLog implements ManagedLog {
     }
     // A clean close tells the operations side where the open epoch ends (status, refusals).
     if (!this.#fencedBy && this.#phase === 'writing' && !this.#recording) {
-      await this.#exclusive(() => this.#record({ ...this.#meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } })).catch(() => undefined);
+      // One attempt, bounded: informational only (a late landing fails once the version moved).
+      const note = { ...this.#meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } };
+      await this.#exclusive(async () => {
+        this.#version = await withDeadline(this.#clock, this.#store!.compareAndSet(this.name, note, this.#version), this.#deadlineMs, 'close note');
+        this.#meta = note;
+      }).catch(() => undefined);
     }
     this.#to('closed');
     this.#rereplicator.stop();

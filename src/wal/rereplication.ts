@@ -37,8 +37,8 @@ export interface RereplicatorDeps {
   epoch: () => number;
   /** The writer is in a phase where it may copy (writing, no CAS of its own in flight). */
   usable: () => boolean;
-  /** Records a metadata change through the writer (one at a time with its own changes). */
-  record: (next: LogMetadata) => Promise<void>;
+  /** Records a metadata change through the writer (one at a time with its own changes), built from its state then. */
+  record: (build: () => LogMetadata) => Promise<void>;
 }
 
 export function healthyHolders(manager: BackendManagerApi): (member: string) => boolean {
@@ -149,10 +149,12 @@ export class Rereplicator {
       await sleep(d.clock, 1);
     }
     if (done < r.toIndex) return false;
-    let next = d.meta();
-    if (!next.epochs.some((e) => e.epoch === r.epoch)) return false; // truncated away meanwhile
-    for (const t of targets) next = withCopy(next, r.epoch, t.id, by);
-    await d.record(next);
+    if (!d.meta().epochs.some((e) => e.epoch === r.epoch)) return false; // truncated away meanwhile
+    await d.record(() => {
+      let next = d.meta();
+      for (const t of targets) next = withCopy(next, r.epoch, t.id, by);
+      return next;
+    });
     return true;
   }
 
