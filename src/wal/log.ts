@@ -38,13 +38,14 @@ import type { BackendManagerApi } from '../manager-api.js';
 import { realClock, sleep, type Clock } from './clock.js';
 import { claimedEpoch, lastEpoch, withNewEpoch, withPrefixTruncated } from './ensemble-history.js';
 import { payloadDigest, type HistorySink } from './history.js';
-import { withDeadline, withMemberDeadline } from './io-deadline.js';
+import { withMemberDeadline } from './io-deadline.js';
 import { LogReader } from './log-reader.js';
 import type { EnsembleChange, LogPhase, LogStats, ManagedLog, ManagedLogOptions } from './log-types.js';
 import { defaultMemberFactory } from './member-factory.js';
 import { chooseEnsemble, MemberPool, type Member } from './members.js';
 import { createMetadataStore } from './metadata/index.js';
 import type { LogMetadata, MetadataStore } from './metadata/types.js';
+import { MetadataWriter } from './metadata-writer.js';
 import { recoverLog } from './recovery.js';
 import { Rereplicator } from './rereplication.js';
 
@@ -97,8 +98,8 @@ export class ReplicatedLog implements ManagedLog {
   readonly #rereplicator: Rereplicator;
   #store?: MetadataStore;
   #phase: LogPhase = 'opening';
-  #meta!: LogMetadata;
-  #version = 0;
+  /** Set by open(): every metadata change of this writer goes through it. */
+  #mw!: MetadataWriter;
   /** The current epoch (K): members write copy {K, K}. */
   #epoch = 0;
   #members: Member[] = [];
@@ -142,13 +143,13 @@ export class ReplicatedLog implements ManagedLog {
     this.#pool = new MemberPool({ name, manager, factory, deadlineMs: this.#deadlineMs, clock: this.#clock });
     this.#reader = new LogReader({
       name, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, stats: this.#stats,
-      meta: () => this.#meta, members: () => this.#members, lastIndex: () => this.#lastAcked,
+      meta: () => this.#mw.meta, members: () => this.#members, lastIndex: () => this.#lastAcked,
       inMemory: (i) => this.#pending.find((p) => p.index === i && p.acked)?.payload,
     });
     this.#rereplicator = new Rereplicator({
       name, manager, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, reader: this.#reader, stats: this.#stats,
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
-      meta: () => this.#meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
+      meta: () => this.#mw.meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
       usable: () => this.#phase === 'writing' && !this.#recording,
       record: (build) => this.#exclusive(async () => {
         try { await this.#commit(build); } finally { this.#progress(); }
@@ -188,8 +189,10 @@ export class ReplicatedLog implements ManagedLog {
         deadlineMs: this.#deadlineMs, failoverTimeoutMs: this.#failoverMs, maxBatchEntries: this.#maxBatchEntries, clock: this.#clock,
         nextChange: this.#nextChange,
       });
-      this.#meta = r.meta;
-      this.#version = r.version;
+      this.#mw = new MetadataWriter({
+        name: this.name, store: this.#store, clock: this.#clock, deadlineMs: this.#deadlineMs, meta: r.meta, version: r.version,
+        isClosed: () => this.#phase === 'closed', onFenced: (e) => this.#fence(e), onSlow: (ms, cause) => this.#onMetadataSlow(ms, cause),
+      });
       this.#epoch = r.epoch;
       this.#stats.epoch = r.epoch;
       this.#members = r.members;
@@ -214,7 +217,7 @@ export class ReplicatedLog implements ManagedLog {
   // ---- public surface --------------------------------------------------------------------------
 
   lastIndex(): number { return this.#lastAcked; }
-  firstIndex(): number { return this.#meta.firstIndex; }
+  firstIndex(): number { return this.#mw.meta.firstIndex; }
   members(): string[] { return this.#members.map((m) => m.id); }
   stats(): LogStats {
     return { ...this.#stats, ensembleChanges: [...this.#stats.ensembleChanges], dataPathErrors: [...this.#stats.dataPathErrors] };
@@ -223,7 +226,7 @@ export class ReplicatedLog implements ManagedLog {
   rereplicateNow(): void { this.#rereplicator.kick(); }
 
   /** The metadata as this writer last recorded it (operations, tests). */
-  metadata(): LogMetadata { return this.#meta; }
+  metadata(): LogMetadata { return this.#mw.meta; }
 
   append(payload: Uint8Array): Promise<{ index: number }> {
     const bad = this.#unusable();
@@ -254,8 +257,8 @@ export class ReplicatedLog implements ManagedLog {
   async read(index: number): Promise<Buffer> {
     const bad = this.#phase === 'closed' ? new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`) : null;
     if (bad) throw bad;
-    if (!Number.isSafeInteger(index) || index < this.#meta.firstIndex || index > this.#lastAcked) {
-      throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
+    if (!Number.isSafeInteger(index) || index < this.#mw.meta.firstIndex || index > this.#lastAcked) {
+      throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#mw.meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
     }
     const t0 = this.#clock.nowMs();
     this.#history?.record({ type: 'invoke', f: 'read', process: this.#writerId, timeMs: t0, index });
@@ -404,7 +407,7 @@ export class ReplicatedLog implements ManagedLog {
     const same = !this.#needsNewEpoch && failed.size === 0 && this.#members.length === active.length && this.#members.every((m) => active.includes(m.id));
     if (same) return;
     this.#to('changing');
-    const K = claimedEpoch(this.#meta) + 1;
+    const K = claimedEpoch(this.#mw.meta) + 1;
     let next: Member[];
     try {
       next = await chooseEnsemble({
@@ -436,8 +439,8 @@ export class ReplicatedLog implements ManagedLog {
     try {
       await this.#commit(() => {
         F = firstIndex ?? this.#lastAcked + 1;
-        const cur = lastEpoch(this.#meta);
-        let base = this.#meta;
+        const cur = lastEpoch(this.#mw.meta);
+        let base = this.#mw.meta;
         if (cur.firstIndex <= F - 1 && cur.epoch === this.#epoch) {
           const complete = this.#members.filter((m) => m.durableUpTo >= F - 1).map((m) => m.id);
           base = { ...base, epochs: base.epochs.map((e) => (e.epoch === cur.epoch ? { ...e, members: complete } : e)) };
@@ -502,30 +505,18 @@ export class ReplicatedLog implements ManagedLog {
     return this.#members.filter((m) => !m.failed).length;
   }
 
-  /** Reads the metadata (bounded): throws if the store does not answer, fences if another writer moved it. */
-  async #probeStore(): Promise<void> {
-    const cur = await withDeadline(this.#clock, this.#store!.get(this.name), this.#deadlineMs, `metadata read of ${this.name}`);
-    if (!cur || cur.version !== this.#version) {
-      const f = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) holds it now; this writer is fenced`, {
-        details: { logName: this.name, expectedVersion: this.#version, actualVersion: cur?.version ?? 0 },
-      });
-      this.#fence(f);
-      throw f;
-    }
-  }
-
   /**
    * A metadata change: acknowledgements stop, the store must answer a read first (else nothing is
    * sent and the caller may carry on as before), then `build` makes the document from the state as it
-   * is now and #record commits it.
+   * is now, the metadata writer commits it, and `apply` moves the writer's state before any
+   * acknowledgement can run again.
    */
   async #commit(build: () => LogMetadata, apply?: (meta: LogMetadata) => void): Promise<LogMetadata> {
     this.#recording = true;
     try {
-      await this.#probeStore();
+      await this.#mw.probe();
       const meta = build();
-      await this.#record(meta);
-      // Still holding acknowledgements: the writer's state follows the document before any can run.
+      await this.#mw.record(meta);
       apply?.(meta);
       return meta;
     } finally {
@@ -533,46 +524,11 @@ export class ReplicatedLog implements ManagedLog {
     }
   }
 
-  /**
-   * Every metadata change of this writer, committed: acknowledgements wait until its outcome is known.
-   * A CAS that times out or fails for I/O reasons may still have landed (or land later), so the same
-   * change is sent again from the same expected version until one attempt says which: success, or a
-   * conflict whose stored document is ours (an earlier attempt landed), or another writer's (fenced).
-   * A late landing of an earlier attempt can only fail then, since the version has moved.
-   */
-  async #record(meta: LogMetadata): Promise<void> {
-    const startedMs = this.#clock.nowMs();
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (this.#phase === 'closed') throw new XdbmError(ErrorCode.CLOSED, `log ${this.name} closed while recording its metadata`);
-        try {
-          this.#version = await withDeadline(this.#clock, this.#store!.compareAndSet(this.name, meta, this.#version), this.#deadlineMs, `metadata update of ${this.name}`);
-          this.#meta = meta;
-          return;
-        } catch (e) {
-          if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) {
-            const cur = await withDeadline(this.#clock, this.#store!.get(this.name), this.#deadlineMs, `metadata read of ${this.name}`).catch(() => null);
-            if (cur === null) { await sleep(this.#clock, 50); continue; }
-            if (cur && JSON.stringify(cur.meta) === JSON.stringify(meta)) {
-              this.#version = cur.version;
-              this.#meta = meta;
-              return;
-            }
-            const f = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${cur?.meta.writerId ?? 'none'}) changed its metadata; this writer is fenced`, { cause: e });
-            this.#fence(f);
-            throw f;
-          }
-          // Outcome unknown. Appends that cannot be acknowledged meanwhile fail after the failover
-          // timeout (their indexes are reused only in the epoch being recorded).
-          const waited = this.#clock.nowMs() - startedMs;
-          if (waited >= this.#failoverMs && this.#pending.some((p) => !p.acked)) {
-            this.#rejectUnacked(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata store unavailable for ${waited} ms while recording a change`, { cause: e }));
-          }
-          await sleep(this.#clock, Math.min(1000, 25 * 2 ** Math.min(attempt, 5)));
-        }
-      }
-    } finally {
-      // #commit holds acknowledgements around this; callers run #progress once their state matches.
+  /** The store has not settled a change for a while: appends that cannot wait longer fail. */
+  #onMetadataSlow(waitedMs: number, cause: unknown): void {
+    if (waitedMs >= this.#failoverMs && this.#pending.some((p) => !p.acked)) {
+      // Their indexes are reused only in the epoch being recorded (invariant 2).
+      this.#rejectUnacked(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata store unavailable for ${waitedMs} ms while recording a change`, { cause }));
     }
   }
 
@@ -621,8 +577,8 @@ export class ReplicatedLog implements ManagedLog {
       const bad2 = this.#unusable();
       if (bad2) throw bad2;
       if (!Number.isSafeInteger(fromIndex) || fromIndex > this.#lastAcked) return;
-      const from = Math.max(fromIndex, this.#meta.firstIndex);
-      const K = claimedEpoch(this.#meta) + 1;
+      const from = Math.max(fromIndex, this.#mw.meta.firstIndex);
+      const K = claimedEpoch(this.#mw.meta) + 1;
       const live = this.#members.filter((m) => !m.failed);
       const next: Member[] = [];
       for (const m of live) {
@@ -659,10 +615,10 @@ export class ReplicatedLog implements ManagedLog {
     const meta = await this.#exclusive(async () => {
       const bad2 = this.#unusable();
       if (bad2) throw bad2;
-      const next = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
-      if (next.firstIndex === this.#meta.firstIndex && next.epochs.length === this.#meta.epochs.length) return this.#meta;
+      const next = withPrefixTruncated(this.#mw.meta, Math.min(beforeIndex, this.#lastAcked + 1));
+      if (next.firstIndex === this.#mw.meta.firstIndex && next.epochs.length === this.#mw.meta.epochs.length) return this.#mw.meta;
       try {
-        return await this.#commit(() => withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1)));
+        return await this.#commit(() => withPrefixTruncated(this.#mw.meta, Math.min(beforeIndex, this.#lastAcked + 1)));
       } finally {
         this.#progress();
       }
@@ -685,11 +641,8 @@ export class ReplicatedLog implements ManagedLog {
     // A clean close tells the operations side where the open epoch ends (status, refusals).
     if (!this.#fencedBy && this.#phase === 'writing' && !this.#recording) {
       // One attempt, bounded: informational only (a late landing fails once the version moved).
-      const note = { ...this.#meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } };
-      await this.#exclusive(async () => {
-        this.#version = await withDeadline(this.#clock, this.#store!.compareAndSet(this.name, note, this.#version), this.#deadlineMs, 'close note');
-        this.#meta = note;
-      }).catch(() => undefined);
+      const note = { ...this.#mw.meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } };
+      await this.#exclusive(() => this.#mw.note(note)).catch(() => undefined);
     }
     this.#to('closed');
     this.#rereplicator.stop();
