@@ -102,6 +102,8 @@ export class ReplicatedLog implements ManagedLog {
   #mw!: MetadataWriter;
   /** The current epoch (K): members write copy {K, K}. */
   #epoch = 0;
+  /** The epoch claimed at open (every copy this writer makes has by >= it). */
+  #openEpoch = 0;
   #members: Member[] = [];
   #pending: Pending[] = [];
   #nextIndex = 1;
@@ -150,6 +152,7 @@ export class ReplicatedLog implements ManagedLog {
       name, manager, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, reader: this.#reader, stats: this.#stats,
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
       meta: () => this.#mw.meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
+      openEpoch: () => this.#openEpoch,
       usable: () => this.#phase === 'writing' && !this.#recording,
       record: (build) => this.#exclusive(async () => {
         try { await this.#commit(build); } finally { this.#progress(); }
@@ -194,6 +197,7 @@ export class ReplicatedLog implements ManagedLog {
         isClosed: () => this.#phase === 'closed', onFenced: (e) => this.#fence(e), onSlow: (ms, cause) => this.#onMetadataSlow(ms, cause),
       });
       this.#epoch = r.epoch;
+      this.#openEpoch = r.epoch;
       this.#stats.epoch = r.epoch;
       this.#members = r.members;
       this.#lastAcked = r.lastIndex;
