@@ -154,7 +154,6 @@ describe('FileMember M2: copies, appends, segments', () => {
     await expect(other.create(E1)).rejects.toBeDefined(); // found on the medium: another writer's copy
     await expect(other.append(E1, [{ index: 6, payload: payload(6) }])).rejects.toMatchObject({ code: 'XDBM_INVALID_ARGUMENT' });
     await other.close();
-    // A fresh instance that never saw the copy (opened before it had data) still cannot take it.
     await m.close();
     expect(await readFile(segPath('e1', 1))).toEqual(bytes);
   });
