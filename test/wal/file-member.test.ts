@@ -261,6 +261,39 @@ describe('FileMember M3: storage-side fence', () => {
   });
 });
 
+describe('FileMember M3 under races', () => {
+  it('an append racing a fence fails with XDBM_FENCED, never an I/O error, even when it rolls a segment', async () => {
+    // segmentBytes 1: every append creates a new segment (open O_EXCL, fsync of the copy directory),
+    // so the fence's rename lands inside a roll as often as inside a write.
+    const codes = new Map<string, number>();
+    for (let round = 0; round < 20; round++) {
+      const E: CopyRef = { epoch: 10 + round, by: 10 + round };
+      const a = await opened(1);
+      await a.create(E);
+      const ok: number[] = [];
+      let failed: unknown;
+      const writer = (async () => {
+        for (let i = 1; i <= 500 && !failed; i++) {
+          try { await a.append(E, [{ index: i, payload: payload(i) }]); ok.push(i); } catch (e) { failed = e; }
+        }
+      })();
+      const target = 1 + (round % 7);
+      while (ok.length < target && !failed) await new Promise((r) => setImmediate(r));
+      const b = await opened();
+      await b.fence(E.epoch);
+      await writer;
+      const code = String((failed as { code?: string })?.code);
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+      await b.close();
+      const b2 = await opened();
+      for (const i of ok) expect(await b2.read(E, i)).toEqual(payload(i));
+      await b2.close();
+      await a.close();
+    }
+    expect(Object.fromEntries(codes)).toEqual({ XDBM_FENCED: 20 });
+  });
+});
+
 describe('FileMember M4: damage and torn tails', () => {
   async function lastRecordOffset(n: number): Promise<number> {
     let off = 0;
