@@ -237,6 +237,22 @@ describe('FileMember M3: storage-side fence', () => {
     await c.close();
   });
 
+  // src bug (file-member.ts create): open() registers s5 under key e5 (copyKey), so create(E5) finds an
+  // "existing" copy and throws XDBM_INVALID_ARGUMENT ("belongs to another writer") instead of
+  // XDBM_FENCED (member-log.ts: "XDBM_FENCED if the copy was fenced"). members.ts chooseEnsemble then
+  // reports the healthy member to the manager (reportDataPathError) and excludes it, instead of
+  // stopping the fenced writer. Remove `.fails` once fixed.
+  it.fails('a create() of e5 by an instance opened after the fence also fails with XDBM_FENCED', async () => {
+    const E5: CopyRef = { epoch: 5, by: 5 };
+    const b = await opened();
+    await b.create(E1);
+    await b.fence(5);
+    const a = await opened(); // its scan found s5
+    await expect(a.create(E5)).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    await a.close();
+    await b.close();
+  });
+
   it('a fence racing appends: every append that resolved is on the fenced copy, none after', async () => {
     const E5: CopyRef = { epoch: 5, by: 5 };
     const a = await opened();
