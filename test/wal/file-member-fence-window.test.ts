@@ -36,7 +36,7 @@ describe('FileMember M3: fence inside a segment roll', () => {
   // error is rethrown as it is (append turns it into XDBM_IO_ERROR) instead of checking for s<N> the way
   // the open(O_EXCL) failure path and the post-write check do. log.ts then calls #memberFailed and
   // reports a healthy member to the manager. Remove `.fails` once fixed.
-  it.fails('the rolling append fails with XDBM_FENCED', async () => {
+  it('the rolling append fails with XDBM_FENCED', async () => {
     const a = new FileMember({ endpointId: 'm1', rootDir: root, logName: 'raft', segmentBytes: 1 });
     await a.open();
     const E = { epoch: 7, by: 7 };

@@ -242,7 +242,7 @@ describe('FileMember M3: storage-side fence', () => {
   // XDBM_FENCED (member-log.ts: "XDBM_FENCED if the copy was fenced"). members.ts chooseEnsemble then
   // reports the healthy member to the manager (reportDataPathError) and excludes it, instead of
   // stopping the fenced writer. Remove `.fails` once fixed.
-  it.fails('a create() of e5 by an instance opened after the fence also fails with XDBM_FENCED', async () => {
+  it('a create() of e5 by an instance opened after the fence also fails with XDBM_FENCED', async () => {
     const E5: CopyRef = { epoch: 5, by: 5 };
     const b = await opened();
     await b.create(E1);
@@ -374,7 +374,7 @@ describe('FileMember M4: damage and torn tails', () => {
   // === 0 -> continue`) and the gap it leaves between its neighbours is never added to damaged(), so
   // the damage is silent (has() false, nothing in damaged(), stats.damagedRecords not counted). The
   // same for a fully damaged first segment (the copy then seems to start later). Remove `.fails` once fixed.
-  it.fails('a middle segment whose only record is damaged: damaged() lists it (M4), later segments readable', async () => {
+  it('a middle segment whose only record is damaged: damaged() lists it (M4), later segments readable', async () => {
     const m = await opened(1); // every append starts a new segment: one record per segment
     await m.create(E1);
     for (let i = 1; i <= 10; i++) await m.append(E1, [{ index: i, payload: payload(i) }]);
