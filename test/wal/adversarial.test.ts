@@ -277,6 +277,92 @@ describe('adversarial: withstood', () => {
     await w4.close();
   });
 
+  it('truncateSuffix racing appends and a member failure: acknowledged entries below the cut and after it all read back, no index twice', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 3000 });
+    const createGate = deferred();
+    const createReached = deferred();
+    let armCreate = false;
+    let failB2 = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 20_000, rereplicateIntervalMs: 0,
+      memberFactory: hookedFactory({
+        create: async (id, copy) => { if (armCreate && id === 'b1' && copy.epoch === 2) { armCreate = false; createReached.resolve(); await createGate.promise; } },
+        append: (id) => { if (failB2 && id === 'b2') throw Object.assign(new Error('EIO'), { code: 'EIO' }); },
+      }),
+    }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 10; i++) acked.set((await log.append(entry(i))).index, entry(i));
+    armCreate = true;
+    const tp = log.truncateSuffix(6);
+    await createReached.promise;
+    // While the truncation waits on b1: more appends (acknowledged in epoch 1) and b2 fails.
+    const during = await Promise.all([11, 12].map((i) => log.append(entry(i, 'during'))));
+    failB2 = true;
+    const p13 = log.append(entry(13, 'late'));
+    createGate.resolve();
+    await tp;
+    const r13 = await p13;
+    failB2 = false;
+    for (const [i] of acked) if (i >= 6) acked.delete(i);
+    // 11-13, acknowledged in epoch 1 while the truncation was under way, may be cut with it (they are
+    // concurrent with it); one acknowledged only after the cut was recorded follows the cut.
+    expect(during.map((d) => d.index)).toEqual([11, 12]);
+    if (r13.index < 11) acked.set(r13.index, entry(13, 'late'));
+    for (let i = 0; i < 5; i++) { const p = entry(20 + i, 'after'); acked.set((await log.append(p)).index, p); }
+    const indexes = [...acked.keys()].sort((a, b) => a - b);
+    expect(indexes).toEqual(Array.from({ length: indexes.length }, (_, k) => k + 1));
+    for (const [i, want] of acked) expect(await log.read(i)).toEqual(want);
+    await log.close();
+    const again = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
+    expect(again.lastIndex()).toBe(indexes.at(-1));
+    for (const [i, want] of acked) expect(await again.read(i)).toEqual(want);
+    await again.close();
+  });
+
+  it('metadata store down past the failover timeout while a member fails, then back: the log acknowledges again', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 400 });
+    const store = new FileMetadataStore({ path: join(root, 'meta') });
+    let down = false;
+    const eio = () => Object.assign(new Error('store down'), { code: 'EIO' });
+    const flaky = {
+      kind: 'file', list: () => store.list(), close: () => store.close(),
+      get: async (n: string) => { if (down) throw eio(); return store.get(n); },
+      compareAndSet: async (n: string, m: LogMetadata, v: number) => { if (down) throw eio(); return store.compareAndSet(n, m, v); },
+    } as unknown as MetadataStore;
+    let failB1 = false;
+    let failB2 = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 300, rereplicateIntervalMs: 0, failoverTimeoutMs: 400, metadataStore: flaky,
+      memberFactory: hookedFactory({ append: (id) => {
+        if ((failB1 && id === 'b1') || (failB2 && id === 'b2')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+      } }),
+    }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 3; i++) acked.set((await log.append(entry(i))).index, entry(i));
+    down = true;
+    failB1 = true;
+    failB2 = true;
+    const failed = await log.append(entry(4)).then(() => 'ok', (e) => String((e as { code?: string }).code));
+    expect(failed).not.toBe('ok');
+    await new Promise((r) => setTimeout(r, 600));
+    down = false;
+    failB1 = false;
+    failB2 = false;
+    t.recover('b1');
+    t.recover('b2');
+    let r: { index: number } | undefined;
+    const end = Date.now() + 8000;
+    while (!r && Date.now() < end) {
+      r = await log.append(entry(5, 'back')).catch(() => undefined);
+      if (!r) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(r, `phase ${log.phase}`).toBeDefined();
+    expect(r!.index).toBe(4);
+    acked.set(r!.index, entry(5, 'back'));
+    for (const [i, want] of acked) expect(await log.read(i)).toEqual(want);
+    await log.close();
+  });
+
   it('close() returns in bounded time while a member append never returns', async () => {
     const t = await TestEnsemble.create({ root, candidates: 3 });
     const never = deferred();
