@@ -168,6 +168,55 @@ describe('adversarial: storage fence vs. a stale scan', () => {
   });
 });
 
+describe('adversarial: close() racing a queued metadata change', () => {
+  /**
+   * close() builds its informational note ({...meta, closedAt}) from the metadata as it is when close()
+   * is called, then queues it on the writer's chain behind whatever is there. A truncateSuffix that
+   * is under way (phase 'writing', no CAS in flight yet: it is creating e<K> on the members) records
+   * epoch K first; then the note is CAS'd against the NEW version with the OLD document, undoing the
+   * truncation. The truncateSuffix promise resolved; after a reopen the cut entries are back.
+   */
+  it('a truncateSuffix that resolved is not undone by a concurrent close()', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const createGate = deferred();
+    const createReached = deferred();
+    let armCreate = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0,
+      memberFactory: hookedFactory({
+        create: async (id) => { if (armCreate && id === 'b1') { armCreate = false; createReached.resolve(); await createGate.promise; } },
+      }),
+    }) as ReplicatedLog;
+    for (let i = 1; i <= 10; i++) await log.append(entry(i));
+    armCreate = true;
+    const tp = log.truncateSuffix(6);
+    await createReached.promise;
+    const cp = log.close();
+    await new Promise((r) => setTimeout(r, 20)); // close() has built its note and queued it
+    createGate.resolve();
+    await tp; // the truncation is recorded: 6..10 are gone
+    await cp;
+    const doc = JSON.parse(await readFile(join(root, 'meta', 'raft.json'), 'utf8')) as { meta: LogMetadata };
+    // Now: epoch 1 unsealed on b0-b2 and claimedEpoch 1 again; every e2 left on the members makes the
+    // next open fail (create of e2: "belongs to another writer"), the one after resurrects 6..10.
+    const firstTry = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, failoverTimeoutMs: 500 })
+      .then(async (l) => { await l.close(); return 'opened'; }, (e) => String((e as { code?: string }).code));
+    // The failed open reported b0-b2 to the manager: bring them back (a report on an unknown id reselects).
+    for (const id of ['b0', 'b1', 'b2']) t.recover(id);
+    t.reportDataPathError('nobody', new Error('reselect'));
+    await until(() => t.active.length === 3, 2000, 'members back');
+    const again = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
+    try {
+      // lastIndex: entries cut by a truncateSuffix that resolved must not come back.
+      expect({ firstTry, epochs: doc.meta.epochs.map((e) => `${e.epoch}@${e.firstIndex}`), lastIndex: again.lastIndex() })
+        .toEqual({ firstTry: 'opened', epochs: ['1@1', '2@6'], lastIndex: 5 });
+      expect((await again.append(entry(6, 'new'))).index).toBe(6);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe('adversarial: file metadata store', () => {
   /**
    * The CAS lock is broken once it is older than staleLockMs, but its holder may still be inside the
