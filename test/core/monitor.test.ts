@@ -5,7 +5,7 @@ import type { ManagerConfig } from '../../src/config/types.js';
 import { ErrorCode, XdbmError } from '../../src/errors.js';
 import { HealthMonitor, probeKindForRound } from '../../src/health/monitor.js';
 import type { Transition } from '../../src/health/state-machine.js';
-import type { ProbeResult, ProbeRunner } from '../../src/probes/types.js';
+import type { ProbeOptions, ProbeResult, ProbeRunner } from '../../src/probes/types.js';
 import type { ProbeKind } from '../../src/types.js';
 
 function cfg(): ManagerConfig {
@@ -32,7 +32,7 @@ function cfg(): ManagerConfig {
 class ScriptedRunner implements ProbeRunner {
   calls: Array<{ id: string; kind: ProbeKind }> = [];
   script = new Map<string, Array<'ok' | 'fail' | 'crash' | 'hang' | number>>();
-  async run(target: ProbeTarget, kind: ProbeKind): Promise<ProbeResult> {
+  async run(target: ProbeTarget, kind: ProbeKind, _opts?: ProbeOptions): Promise<ProbeResult> {
     this.calls.push({ id: target.endpointId, kind });
     const step = this.script.get(target.endpointId)?.shift() ?? 'ok';
     if (step === 'hang') return new Promise(() => undefined);

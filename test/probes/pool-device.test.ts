@@ -19,7 +19,7 @@ describe.skipIf(!run)(`probes on a loop device (${LOOP_SKIP_REASON}, and the add
   let loop: LoopDevice;
   let pool: ProbePool;
   let metrics: SharedMetricsStore;
-  let target: ProbeTarget;
+  let target: Extract<ProbeTarget, { kind: 'device' }>;
   let outsideBefore: string;
   let insideBefore: string;
 
