@@ -5,9 +5,11 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+export { until } from '../../support/until.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -17,7 +19,7 @@ export function ensureBuilt(): void {
 }
 
 export function tempDir(prefix = 'xdbm-ops-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
 export interface ClusterOpts {
@@ -123,13 +125,3 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
   });
 }
 
-/** Polls `fn` until it returns a truthy value or the deadline passes (no speed assert: a generous limit). */
-export async function until<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
