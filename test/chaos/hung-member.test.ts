@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
 import type { ManagedLog } from '../../src/wal/managed-log.js';
 import { freeze, isRoot, mountExt4Image, mountTmpfs, thaw, unmount } from './helpers/fault-fs.js';
+import { until, within } from '../support/until.js';
 
 const HUNG = 'local-3';
 
@@ -86,12 +87,7 @@ describe.skipIf(!isRoot)('chaos: a hung member does not hold up acknowledgements
   }, 60_000);
 
   it('keeps acknowledging through the two healthy members while the third one is hung', async () => {
-    const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
-      const end = Date.now() + ms;
-      while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-      return cond();
-    };
-    expect(await until(() => acks.length >= 200, 15_000)).toBe(true);
+    await until(() => acks.length >= 200, '200 acknowledgements', { timeoutMs: 15_000, intervalMs: 5 });
     const hungMount = mounts[3]!;
     const t0 = Date.now();
     await freeze(hungMount);
@@ -99,7 +95,7 @@ describe.skipIf(!isRoot)('chaos: a hung member does not hold up acknowledgements
     let withHung = 0;
     try {
       // Until the manager has failed the hung member over and the log moved on, or 6 s at most.
-      await until(() => !log.members().includes(HUNG) && acks.filter((a) => a.atMs > t0).length >= 400, 6000);
+      await within(() => !log.members().includes(HUNG) && acks.filter((a) => a.atMs > t0).length >= 400, 6000, 5);
       const during = acks.filter((a) => a.atMs > t0);
       frozenAcks = during.length;
       withHung = during.filter((a) => a.withHung).length;

@@ -5,6 +5,7 @@ import { SharedMetricsStore } from '../../src/metrics/shared-store.js';
 import { ProbePool } from '../../src/probes/pool.js';
 import type { ProbeResult } from '../../src/probes/types.js';
 import { builtOrExplain, dirTarget, removeDir, tempDir } from './helpers.js';
+import { until } from '../support/until.js';
 
 let pool: ProbePool;
 let metrics: SharedMetricsStore;
@@ -151,17 +152,12 @@ describe('ProbePool metrics and concurrency', () => {
     const d = dir();
     metrics.register('live');
     const p = pool.run(dirTarget('live', d), 'stress', { timeoutMs: 5000, durationMs: 300, queueDepth: 2 });
-    let sawInFlight = false;
-    let threadId = 0;
-    const until = Date.now() + 2000;
-    while (Date.now() < until && !sawInFlight) {
+    const threadId = await until(() => {
       const s = metrics.detail('live');
-      if (s.inFlight) { sawInFlight = true; threadId = s.inFlightThreadId; }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+      return s.inFlight ? { id: s.inFlightThreadId } : undefined;
+    }, 'the probe in flight in its slot', { timeoutMs: 2000, intervalMs: 5 });
     await p;
-    expect(sawInFlight).toBe(true);
-    expect(threadId).toBeGreaterThan(0);
+    expect(threadId.id).toBeGreaterThan(0);
     expect(metrics.detail('live').inFlight).toBe(false);
   });
 
@@ -187,9 +183,7 @@ describe('ProbePool metrics and concurrency', () => {
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe('XDBM_PROBE_ABORTED');
     expect(r.durationMs).toBeLessThan(2000);
-    const until = Date.now() + 3000;
-    while (pool.isBusy('abort') && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
-    expect(pool.isBusy('abort')).toBe(false);
+    await until(() => !pool.isBusy('abort'), "endpoint 'abort' free again", 3000);
     expect((await pool.run(dirTarget('abort', d), 'basic', { timeoutMs: 5000 })).ok).toBe(true);
   });
 
@@ -206,9 +200,7 @@ describe('ProbePool metrics and concurrency', () => {
     const r = await pool.run(dirTarget('late', d, false), 'performance', { timeoutMs: 10 });
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe('XDBM_PROBE_TIMEOUT');
-    const until = Date.now() + 5000;
-    while (pool.isBusy('late') && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
-    expect(pool.isBusy('late')).toBe(false);
+    await until(() => !pool.isBusy('late'), "endpoint 'late' free again", 5000);
     expect(pool.stuckWorkers).toBe(0);
     // exactly one result was published, and it agrees with what the caller got
     const slot = metrics.detail('late');

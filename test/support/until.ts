@@ -26,6 +26,16 @@ export async function until<T>(
 }
 
 /**
+ * Like until(), but going on either way after `timeoutMs`: resolves whether the condition came true.
+ * For waits whose outcome the test then inspects itself ("until X, or N s at most").
+ */
+export async function within(cond: () => boolean, timeoutMs: number, intervalMs = 20): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < deadline) await sleep(intervalMs);
+  return cond();
+}
+
+/**
  * A fixed wait. Only for tests where the passing time is the point ("nothing happens for N ms"):
  * say why at the call site. To wait for something, use until().
  */
