@@ -7,6 +7,7 @@ import { HealthMonitor, probeKindForRound } from '../../src/health/monitor.js';
 import type { Transition } from '../../src/health/state-machine.js';
 import type { ProbeOptions, ProbeResult, ProbeRunner } from '../../src/probes/types.js';
 import type { ProbeKind } from '../../src/types.js';
+import { until } from '../support/until.js';
 
 function cfg(): ManagerConfig {
   return {
@@ -97,7 +98,7 @@ describe('HealthMonitor', () => {
     const s = setup(['a', 'h']);
     s.runner.script.set('h', ['hang']);
     const r1 = s.mon.runRound(); // never settles: h hangs (the real runner would time it out)
-    await new Promise((r) => setTimeout(r, 5));
+    await until(() => s.runner.calls.some((c) => c.id === 'h'), 'the hanging probe of h started');
     await s.mon.runRound();
     await s.mon.runRound();
     expect(s.runner.calls.filter((c) => c.id === 'h')).toHaveLength(1);

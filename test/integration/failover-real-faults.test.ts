@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCluster, waitForReplacement, type Cluster } from './cluster.js';
 import { isRoot, tempRoot } from './helpers.js';
+import { until } from '../support/until.js';
 
 const mounts: string[] = [];
 const cleanups: Array<() => void> = [];
@@ -84,7 +85,9 @@ describe('a really failed active local backend is replaced', () => {
       rmSync(c.dirs.victim!, { recursive: true, force: true });
       writeFileSync(c.dirs.victim!, 'not a directory');
     });
-    await new Promise((r) => setTimeout(r, 700));
+    // Three more health checks of the victim (each a re-init that fails), and it is still FAILED.
+    const seen = new Set<number>();
+    await until(() => seen.add(c.manager.getBackendStatus('victim').lastHealthCheckMs).size > 3, '3 more checks of the victim', 5000);
     expect(c.manager.getBackendStatus('victim').state).toBe('FAILED');
     expect(c.manager.getBackendStatus('victim').lastError?.code).toMatch(/^XDBM_/);
   });

@@ -210,8 +210,9 @@ describe('ProbePool metrics and concurrency', () => {
 
   it('a probe running when the pool closes resolves XDBM_CLOSED', async () => {
     const p = new ProbePool({ maxThreads: 1 });
-    const running = p.run(dirTarget('closing', dir(), false), 'stress', { timeoutMs: 30_000, durationMs: 10_000, queueDepth: 1 });
-    await new Promise((r) => setTimeout(r, 100));
+    const d = dir();
+    const running = p.run(dirTarget('closing', d, false), 'stress', { timeoutMs: 30_000, durationMs: 10_000, queueDepth: 1 });
+    await until(() => readdirSync(d).length > 0, 'the stress probe writing', 10_000); // running, not just queued
     await p.close();
     const r = await running;
     expect(r.ok).toBe(false);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedMetricsStore } from '../../src/metrics/shared-store.js';
 import { ProbePool } from '../../src/probes/pool.js';
 import { builtOrExplain, dirTarget, hangingDir, removeDir, tempDir } from './helpers.js';
-import { until } from '../support/until.js';
+import { sleep, until } from '../support/until.js';
 
 const TIMEOUT_MS = 400;
 let pool: ProbePool;
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (!released) hang.release(); // never leave a thread blocked in open(): the test process could not exit
-  await new Promise((r) => setTimeout(r, 200));
+  await sleep(200); // cleanup only: the released thread leaves open() before the pool closes
   await pool.close();
   removeDir(hang.dir);
   removeDir(good);
