@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
 import type { ManagedLog } from '../../src/wal/managed-log.js';
 import { freeze, isRoot, mountExt4Image, mountTmpfs, thaw, unmount } from './helpers/fault-fs.js';
-import { until, within } from '../support/until.js';
+import { sleep, until, within } from '../support/until.js';
 
 const HUNG = 'local-3';
 
@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('chaos: a hung member does not hold up acknowledgements
           acks.push({ atMs: Date.now(), withHung: log.members().includes(HUNG) });
         } catch (e) {
           errors.push(e);
-          await new Promise((r) => setTimeout(r, 20));
+          await sleep(20); // on purpose: a writer backs off after a failed append
         }
       }
     };

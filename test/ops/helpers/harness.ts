@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from '../../support/temp-dir.js';
+import { until } from '../../support/until.js';
 
-export { until } from '../../support/until.js';
+export { until };
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -86,14 +87,14 @@ export async function startDaemon(args: string[], opts: { timeoutMs?: number; en
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  while (!/\n {2}(metrics|http): /.test(out)) {
-    if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode} before ready:\n${out}\n${err}`);
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`daemon not ready in time:\n${out}\n${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await until(() => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode} before ready:\n${out}\n${err}`);
+      return /\n {2}(metrics|http): /.test(out);
+    }, 'the daemon to print its addresses', { timeoutMs: opts.timeoutMs ?? 20_000, intervalMs: 50 });
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`daemon not ready: ${(e as Error).message}\n${out}\n${err}`);
   }
   const socket = /socket: +(\S+)/.exec(out)![1]!;
   const url = /dashboard: +(\S+)/.exec(out)?.[1];
