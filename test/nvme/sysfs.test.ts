@@ -95,7 +95,7 @@ describe('namespaces', () => {
   it('waits for the device node to appear', async () => {
     ctrl('nvme0', { state: 'live' }, { nvme0c0n1: { nsid: '1' } });
     const t0 = Date.now();
-    setTimeout(() => writeFileSync(path.join(roots.dev, 'nvme0n1'), ''), 150);
+    setTimeout(() => writeFileSync(path.join(roots.dev, 'nvme0n1'), ''), 150); // on purpose: the node appears later
     expect(await findNamespaceDevice('nvme0', 1, { roots, timeoutMs: 2000, pollMs: 20 })).toBe(path.join(roots.dev, 'nvme0n1'));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
   });

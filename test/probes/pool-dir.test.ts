@@ -178,7 +178,7 @@ describe('ProbePool metrics and concurrency', () => {
     const ac = new AbortController();
     // direct=false: fs writes, which stop between operations; termination inside the addon is pool-terminate.test.ts
     const p = pool.run(dirTarget('abort', d, false), 'stress', { timeoutMs: 5000, durationMs: 2000, queueDepth: 2, signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    setTimeout(() => ac.abort(), 50); // on purpose: the caller aborts while the probe runs
     const r = await p;
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe('XDBM_PROBE_ABORTED');
