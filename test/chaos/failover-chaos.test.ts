@@ -9,8 +9,7 @@
  * Needs root for the mounts; skipped otherwise (CI runs it as root).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
@@ -19,6 +18,8 @@ import {
   abortExt4, dirToFile, fillUp, flipSegmentBytes, freeze, isRoot, mountExt4Image, mountTmpfs, removeDir, thaw, unfill, unmount,
 } from './helpers/fault-fs.js';
 import { sleep, until } from '../support/until.js';
+import { nodePerEndpoint } from '../support/cluster.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const CANDIDATES = 8;
 const EXT4_ID = 'local-6';
@@ -46,7 +47,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
   const appendUs: number[] = [];
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'xdbm-chaos-'));
+    root = makeTempDir('xdbm-chaos-');
     for (let i = 0; i < CANDIDATES; i++) {
       const id = `local-${i}`;
       const mount = join(root, `m${i}`);
@@ -61,10 +62,7 @@ describe.skipIf(!isRoot)('chaos: zero acknowledged entries lost under backend fa
       dynamic_backend_manager: {
         target_active_backends: 3,
         health_check_interval_ms: 200,
-        candidate_nodes: cands.map((c, i) => ({
-          node_id: `node-${i}`, address: `10.0.0.${i + 1}`,
-          endpoints: [{ endpoint_id: c.id, type: 'local', connection_string: `file://${c.data}`, weight: 1 }],
-        })),
+        candidate_nodes: nodePerEndpoint(cands.map((c) => ({ id: c.id, dir: c.data }))),
         failover: { failure_threshold: 2, recovery_threshold: 2, failover_timeout_ms: 10_000, hold_down_base_ms: 300, hold_down_max_ms: 1000 },
         // Fail-slow off: the ext4 image is always slower than its tmpfs peers and would be moved out for it.
         monitoring: { health_check_types: ['basic'], probe_timeout_ms: 1000, fail_slow: { enabled: false } },

@@ -8,14 +8,15 @@
  * UV_THREADPOOL_SIZE. Root only (mounts, fsfreeze); skipped otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
 import type { ManagedLog } from '../../src/wal/managed-log.js';
 import { freeze, isRoot, mountExt4Image, mountTmpfs, thaw, unmount } from './helpers/fault-fs.js';
 import { sleep, until, within } from '../support/until.js';
+import { nodePerEndpoint } from '../support/cluster.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const HUNG = 'local-3';
 
@@ -31,8 +32,8 @@ describe.skipIf(!isRoot)('chaos: a hung member does not hold up acknowledgements
   let writers: Promise<void>[] = [];
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'xdbm-hung-'));
-    const nodes: object[] = [];
+    root = makeTempDir('xdbm-hung-');
+    const eps: { id: string; dir: string }[] = [];
     for (let i = 0; i < 5; i++) {
       const id = `local-${i}`;
       const mount = join(root, `m${i}`);
@@ -41,14 +42,13 @@ describe.skipIf(!isRoot)('chaos: a hung member does not hold up acknowledgements
       mounts.push(mount);
       const data = join(mount, 'data');
       await mkdir(data, { recursive: true });
-      nodes.push({ node_id: `node-${i}`, address: `10.2.0.${i + 1}`,
-        endpoints: [{ endpoint_id: id, type: 'local', connection_string: `file://${data}`, weight: 1 }] });
+      eps.push({ id, dir: data });
     }
     manager = await BackendManager.open({
       dynamic_backend_manager: {
         target_active_backends: 3,
         health_check_interval_ms: 250,
-        candidate_nodes: nodes,
+        candidate_nodes: nodePerEndpoint(eps, '10.2.0'),
         failover: { failure_threshold: 3, recovery_threshold: 2, failover_timeout_ms: 10_000, hold_down_base_ms: 300, hold_down_max_ms: 1000 },
         monitoring: { health_check_types: ['basic'], probe_timeout_ms: 300, fail_slow: { enabled: false } },
         wal: { ack_quorum: 2, segment_bytes: 1024 * 1024, metadata: { type: 'file', path: join(root, 'meta', 'xdbm-meta.json') } },

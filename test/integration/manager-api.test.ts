@@ -9,6 +9,7 @@ import { DirectProbeRunner } from '../../src/probes/direct-runner.js';
 import { clusterConfig, LAYOUT, startCluster, type Cluster } from './cluster.js';
 import { localEndpoint, tempRoot } from './helpers.js';
 import { until } from '../support/until.js';
+import { localEndpointRaw, nodeRaw } from '../support/cluster.js';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -52,10 +53,8 @@ describe('queries', () => {
     const m = await BackendManager.open({
       target_active_backends: 3,
       health_check_interval_ms: 200,
-      candidate_nodes: [1, 2, 3].map((i) => ({
-        node_id: `n${i}`, address: `10.0.0.${i}`,
-        endpoints: (i === 3 ? ['a'] : ['a', 'b']).map((x) => ({ endpoint_id: `e${i}${x}`, type: 'local', connection_string: `file://${t.dir}/e${i}${x}` })),
-      })),
+      candidate_nodes: [1, 2, 3].map((i) => nodeRaw(`n${i}`, `10.0.0.${i}`,
+        (i === 3 ? ['a'] : ['a', 'b']).map((x) => localEndpointRaw(`e${i}${x}`, `${t.dir}/e${i}${x}`)))),
       monitoring: { health_check_types: ['basic'] },
     });
     const warnings: string[] = [];

@@ -23,49 +23,8 @@ export function tempDir(prefix = 'xdbm-ops-'): string {
   return makeTempDir(prefix);
 }
 
-export interface ClusterOpts {
-  nodes?: number;
-  extraYaml?: string;
-  healthIntervalMs?: number;
-}
-
-export function nodeYaml(dir: string, i: number, indent = '    '): string {
-  const id = String(i).padStart(2, '0');
-  return [
-    `${indent}- node_id: node-${id}`,
-    `${indent}  address: 127.0.0.${i}`,
-    `${indent}  endpoints:`,
-    `${indent}    - endpoint_id: local-${id}`,
-    `${indent}      type: local`,
-    `${indent}      connection_string: file://${dir}/be-${id}`,
-    `${indent}      weight: 1.0`,
-  ].join('\n');
-}
-
-export function clusterYaml(dir: string, opts: ClusterOpts = {}): string {
-  const n = opts.nodes ?? 5;
-  const nodes = Array.from({ length: n }, (_, k) => nodeYaml(dir, k + 1)).join('\n');
-  return [
-    'dynamic_backend_manager:',
-    '  target_active_backends: 3',
-    `  health_check_interval_ms: ${opts.healthIntervalMs ?? 1000}`,
-    // Generous probe limits: these tests run on busy 2-core machines, where a slow probe must not
-    // look like a failing backend (failure detection has its own tests).
-    '  monitoring:',
-    '    probe_timeout_ms: 5000',
-    '    max_acceptable_latency_us: 2000000',
-    '    fail_slow: { enabled: false }',
-    '  candidate_nodes:',
-    nodes,
-    opts.extraYaml ?? '',
-  ].join('\n') + '\n';
-}
-
-export function writeCluster(dir: string, opts: ClusterOpts = {}, name = 'xdbm.yaml'): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, clusterYaml(dir, opts));
-  return file;
-}
+// Cluster YAML builders live in test/support/cluster.ts (shared with the dashboard and other suites).
+export { clusterYaml, nodeYaml, writeCluster, type ClusterYamlOpts as ClusterOpts } from '../../support/cluster.js';
 
 export interface DaemonHandle {
   proc: ChildProcess;
