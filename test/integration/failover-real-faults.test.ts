@@ -73,7 +73,7 @@ describe('a really failed active local backend is replaced', () => {
     cluster = await startCluster();
     const c = cluster;
     const elapsedMs = await expectReplacedAfter(c, () => rmSync(c.dirs.victim!, { recursive: true, force: true }), /ENOENT/);
-    // Specified behaviour of detection (issue 3 done-when), not a speed benchmark.
+    // Specified behaviour of detection (replaced within one second), not a speed benchmark.
     expect(elapsedMs).toBeLessThan(1000);
     expect(c.manager.getActiveBackends().every((a) => a.state === 'HEALTHY' || a.state === 'DEGRADED')).toBe(true);
   });

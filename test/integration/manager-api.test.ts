@@ -1,4 +1,4 @@
-/** BackendManager management API (seed 6.2) on real local directories. */
+/** The management API of BackendManager on real local directories. */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The daemon's HTTP side on loopback: /metrics with the seed section 8 set and firing alerts, the
+ * The daemon's HTTP side on loopback: /metrics with the monitoring metric set and firing alerts, the
  * dashboard routes, read-only /api, bearer-token enforcement, and the non-loopback refusal.
  */
 import fs from 'node:fs';
@@ -55,7 +55,7 @@ describe('HTTP: /metrics, alerts, dashboard routes (loopback, no token)', () => 
     expect(d.stdout()).toMatch(/metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics/);
   });
 
-  it('/metrics answers with the seed section 8 metric set and per-backend series', async () => {
+  it('/metrics answers with the monitoring metric set and per-backend series', async () => {
     const r = await get(url + 'metrics');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/text\/plain/);
