@@ -8,6 +8,8 @@
  * installs it; the skip is also written to the run's skip log, which globalSetup's teardown prints
  * (one line per file and package, then one summary line) at the end of `npm test`.
  *
+ * XDBM_TEST_REQUIRE_ALL_PACKAGES=1 (.ci/run) makes a missing package fail the test file instead.
+ *
  * XDBM_TEST_PRETEND_MISSING=libnvme1,etcd-server,... (or `all`) pretends packages are absent, to check
  * what a fresh machine without them sees; globalSetup also points the code's own lookups
  * (XDBM_LIBNVME_PATH, XDBM_ETCD_BINARY, XDBM_CHROMIUM) at nothing, so a test that forgot to call
@@ -56,6 +58,8 @@ export const SYSTEM_PACKAGES: Record<SystemPackage, PackageInfo> = {
 };
 
 export const PRETEND_ENV = 'XDBM_TEST_PRETEND_MISSING';
+/** Set by .ci/run, which installs every package: a missing one is then an error, not a skip. */
+export const REQUIRE_ALL_ENV = 'XDBM_TEST_REQUIRE_ALL_PACKAGES';
 export const SKIP_LOG_ENV = 'XDBM_TEST_SKIP_LOG';
 
 /** Packages named in XDBM_TEST_PRETEND_MISSING (`all` = every one in SYSTEM_PACKAGES). */
@@ -94,6 +98,9 @@ export function requires(...pkgs: SystemPackage[]): Requirement {
   const absent = pkgs.filter((p) => !hasPackage(p));
   if (absent.length === 0) return { missing: false, note: '' };
   const why = absent.map((p) => `needs ${p} (${SYSTEM_PACKAGES[p].provides}): ${installCommand(p)}`).join('; ');
+  if (process.env[REQUIRE_ALL_ENV] === '1') {
+    throw new Error(`${REQUIRE_ALL_ENV}=1 but this test ${why} (not installed, or pretended missing)`);
+  }
   const log = process.env[SKIP_LOG_ENV];
   if (log) {
     const file = currentTestFile();
