@@ -21,7 +21,7 @@ import path from 'node:path';
 import koffi from 'koffi';
 import { expect } from 'vitest';
 
-export type SystemPackage = 'libnvme1' | 'etcd-server' | 'chromium' | 'fio' | 'prometheus' | 'nvme-cli';
+export type SystemPackage = 'libnvme1' | 'etcd-server' | 'chromium' | 'fio' | 'prometheus' | 'nvme-cli' | 'e2fsprogs';
 
 interface PackageInfo {
   /** What the tests use from it, for the skip line. */
@@ -55,6 +55,8 @@ export const SYSTEM_PACKAGES: Record<SystemPackage, PackageInfo> = {
   fio: { provides: 'fio', present: () => onPath('fio') },
   prometheus: { provides: 'promtool', present: () => onPath('promtool') },
   'nvme-cli': { provides: 'nvme', present: () => onPath('nvme') },
+  // /sbin is not on every user's PATH: look there too
+  e2fsprogs: { provides: 'mkfs.ext4', present: () => onPath('mkfs.ext4') || ['/sbin', '/usr/sbin'].some((d) => existsSync(`${d}/mkfs.ext4`)) },
 };
 
 export const PRETEND_ENV = 'XDBM_TEST_PRETEND_MISSING';
