@@ -5,7 +5,7 @@
  *
  * A test that shows a bug asserts the CORRECT behaviour, so it fails until the bug is fixed.
  */
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -213,6 +213,34 @@ describe('adversarial: close() racing a queued metadata change', () => {
       expect((await again.append(entry(6, 'new'))).index).toBe(6);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('adversarial: leftovers of an unrecorded change', () => {
+  /**
+   * An ensemble change (or truncateSuffix) creates e<K> on its members with K = claimedEpoch + 1
+   * BEFORE its CAS; if the store is down (probe fails) and the writer then crashes, claimedEpoch is
+   * still K-1 and empty e<K> directories stay behind. The next writer claims K, its members' open()
+   * scans find e<K>, and FileMember.create() refuses a copy it found on the medium ("belongs to
+   * another writer") even though it is empty, unlike the mkdir-EEXIST path that takes an empty one
+   * over. Every member is excluded AND reported failed to the manager: the open fails with
+   * XDBM_QUORUM_LOST and the manager has marked the whole ensemble FAILED.
+   */
+  it('an empty e<K> left by a crashed writer\'s unrecorded change does not fail the next open', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const w1 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
+    for (let i = 1; i <= 5; i++) await w1.append(entry(i));
+    await w1.close();
+    // What W1's change to epoch 2 leaves when its probe fails (store down) and W1 then dies.
+    for (const id of ['b0', 'b1', 'b2']) await mkdir(join(t.dirOf(id), 'wal', 'raft', 'e2'));
+    const w2 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, failoverTimeoutMs: 500 })
+      .catch((e) => e as Error);
+    expect(t.reports.map((r) => `${r.id}:${r.code}`), 'members reported failed').toEqual([]);
+    expect(w2).not.toBeInstanceOf(Error);
+    if (!(w2 instanceof Error)) {
+      expect(w2.lastIndex()).toBe(5);
+      await w2.close();
     }
   });
 });
