@@ -440,6 +440,27 @@ describe('adversarial: withstood', () => {
     await log.close();
   });
 
+  it('a member unreachable at fence time comes back while the old writer still writes to it: nothing the old writer acknowledges is lost', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 1000 });
+    const w1 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, writeDeadlineMs: 5000 }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 5; i++) acked.set((await w1.append(entry(i))).index, entry(i));
+    // W2 cannot open b2 (unreachable at fence time): it fences b0 and b1 only.
+    const w2 = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0, failoverTimeoutMs: 1000,
+      memberFactory: hookedFactory({ open: (id) => { if (id === 'b2') throw Object.assign(new Error('EIO'), { code: 'EIO' }); } }),
+    });
+    // W1 still writes to b2 (never fenced there): whatever it acknowledges must survive.
+    const late = await Promise.all([6, 7, 8].map((i) => w1.append(entry(i, 'late')).then((r) => ({ r, i }), () => undefined)));
+    for (const x of late) if (x) acked.set(x.r.index, entry(x.i, 'late'));
+    expect(w1.phase).toBe('fenced');
+    const n = await w2.append(entry(9, 'w2'));
+    acked.set(n.index, entry(9, 'w2'));
+    for (const [i, want] of acked) expect(await w2.read(i)).toEqual(want);
+    await w1.close();
+    await w2.close();
+  });
+
   it('close() returns in bounded time while a member append never returns', async () => {
     const t = await TestEnsemble.create({ root, candidates: 3 });
     const never = deferred();
