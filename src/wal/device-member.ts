@@ -199,11 +199,8 @@ export class DeviceMember implements MemberLog {
       if (this.#sb === 'none') {
         // Re-check on the medium: only a device with no superblock at all is formatted.
         const sb = await this.#dev.readRaw(this.#start, this.#block);
-        if (!sb.every((b) => b === 0)) {
-          this.#parseSuperblock(sb);
-          throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId} got a superblock since open; reopen it`);
-        }
-        await this.#format();
+        if (sb.every((b) => b === 0)) await this.#format();
+        else if ((await this.#adopt(sb)) === 'other') return await this.create(copy); // refuses, naming it
       }
       this.#fence = await this.#readFence();
     } catch (e) {
@@ -256,8 +253,17 @@ export class DeviceMember implements MemberLog {
 
   async fence(epoch: number): Promise<void> {
     this.#assertOpen();
-    if (this.#sb !== 'ours') return; // nothing of this log here: nothing to fence
+    if (this.#sb === 'other') return; // another log's device: no writer of this log can write here
     try {
+      if (this.#sb === 'none') {
+        // Record the fence even on a blank device, or a stale writer could format it later and append unfenced.
+        const sb = await this.#dev.readRaw(this.#start, this.#block);
+        if (!sb.every((b) => b === 0)) {
+          if ((await this.#adopt(sb)) === 'other') return;
+        } else {
+          await this.#format();
+        }
+      }
       for (let attempt = 0; attempt < 3; attempt++) {
         await this.#writeFence({ fenced: epoch }, undefined);
         const slots = await this.#readFenceSlots();
@@ -306,6 +312,16 @@ export class DeviceMember implements MemberLog {
   }
 
   // ---- internals ----
+
+  /** A superblock written since open() (another process formatted the device): take it and scan. */
+  async #adopt(sb: Buffer): Promise<'ours' | 'other' | 'none'> {
+    this.#parseSuperblock(sb);
+    if (this.#sb === 'ours') {
+      this.#fence = await this.#readFence();
+      await this.#scan();
+    }
+    return this.#sb;
+  }
 
   #assertOpen(): void {
     if (!this.#opened) throw new XdbmError(ErrorCode.CLOSED, `device member ${this.endpointId} is not open`);
@@ -629,13 +645,16 @@ export class DeviceMember implements MemberLog {
   async #follower(after: number, seq: number): Promise<{ at: number; h: ParsedHeader } | undefined> {
     const from = after + this.#block;
     const to = Math.min(this.#limit, after + this.#align(this.#maxBatch) + this.#block);
-    if (from >= to) return undefined;
-    const b = await this.#dev.readRaw(from, to - from);
-    for (let o = 0; o + HDR <= b.length; o += this.#block) {
-      const h = this.#parseHeader(b, o);
-      if (h && h.seq === seq && h.prev.offset === after) return { at: from + o, h };
+    if (from < to) {
+      const b = await this.#dev.readRaw(from, to - from);
+      for (let o = 0; o + HDR <= b.length; o += this.#block) {
+        const h = this.#parseHeader(b, o);
+        if (h && h.seq === seq && h.prev.offset === after) return { at: from + o, h };
+      }
     }
-    return undefined;
+    if (after === this.#ring) return undefined;
+    const h = this.#parseHeader(await this.#dev.readRaw(this.#ring, this.#block), 0);
+    return h && h.seq === seq && h.prev.offset === after ? { at: this.#ring, h } : undefined;
   }
 
   async #scan(): Promise<void> {
@@ -645,11 +664,11 @@ export class DeviceMember implements MemberLog {
     this.#maxBy = 0;
     for (const l of this.#fence.links) this.#maxBy = Math.max(this.#maxBy, l.by);
     const heads = await this.#readHeads();
+    // The newest head slot whose head batch still carries its seq; else the newest (everything was truncated).
     let start = heads[0];
     for (const h of heads) {
-      const b = await this.#dev.readRaw(h.head, this.#block);
-      const p = this.#parseHeader(b, 0);
-      if ((p && p.seq === h.seq) || h === heads.at(-1)) { start = h; break; }
+      const p = this.#parseHeader(await this.#dev.readRaw(h.head, this.#block), 0);
+      if (p && p.seq === h.seq) { start = h; break; }
     }
     this.#headGen = start?.gen ?? 0;
     this.#headSlot = start?.slot ?? 1;
@@ -680,7 +699,7 @@ export class DeviceMember implements MemberLog {
         const f = await this.#follower(off, expect + 1);
         if (f) {
           const p = f.h.prev;
-          const d: Batch = { offset: off, epoch: p.epoch, by: p.by, firstIndex: p.firstIndex, count: p.count, seq: expect, total: f.at - off };
+          const d: Batch = { offset: off, epoch: p.epoch, by: p.by, firstIndex: p.firstIndex, count: p.count, seq: expect, total: f.at > off ? f.at - off : this.#block };
           const c = this.#copyState(d);
           for (let i = p.firstIndex; i < p.firstIndex + p.count; i++) this.#markDamaged(c, i);
           this.#batches.push(d);
@@ -689,7 +708,7 @@ export class DeviceMember implements MemberLog {
           this.#maxBy = Math.max(this.#maxBy, p.by);
           prev = off;
           expect++;
-          scanned += f.at - off;
+          scanned += f.at > off ? f.at - off : this.#limit - off;
           off = f.at;
           continue;
         }
@@ -708,9 +727,12 @@ export class DeviceMember implements MemberLog {
     this.#lastSeq = expect - 1;
   }
 
+  /** A batch with `seq` following the batch at `prevOffset`: right after it, or wrapped to the ring start. */
   async #followerAt(at: number, seq: number, prevOffset: number): Promise<boolean> {
-    if (at + this.#block > this.#limit) return false;
-    const h = this.#parseHeader(await this.#dev.readRaw(at, this.#block), 0);
-    return !!h && h.seq === seq && h.prev.offset === prevOffset;
+    for (const o of at + this.#block <= this.#limit ? [at, this.#ring] : [this.#ring]) {
+      const h = this.#parseHeader(await this.#dev.readRaw(o, this.#block), 0);
+      if (h && h.seq === seq && h.prev.offset === prevOffset) return true;
+    }
+    return false;
   }
 }
