@@ -129,6 +129,11 @@ export class DeviceMember implements MemberLog {
       this.#parseSuperblock(sb);
       if (this.#sb === 'ours') {
         this.#fence = await this.#readFence();
+        if (this.#fence.valid === 0) {
+          throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId}: both fence slots (offsets ${this.#start + this.#block}, ${this.#start + 2 * this.#block}) fail their checks; not touching them`, {
+            details: { endpointId: this.endpointId, offset: this.#start + this.#block },
+          });
+        }
         await this.#scan();
       }
       this.#opened = true;
@@ -664,6 +669,11 @@ export class DeviceMember implements MemberLog {
     this.#maxBy = 0;
     for (const l of this.#fence.links) this.#maxBy = Math.max(this.#maxBy, l.by);
     const heads = await this.#readHeads();
+    if (heads.length === 0) {
+      throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId}: both head slots (offsets ${this.#start + 3 * this.#block}, ${this.#start + 4 * this.#block}) fail their checks; not touching them`, {
+        details: { endpointId: this.endpointId, offset: this.#start + 3 * this.#block },
+      });
+    }
     // The newest head slot whose head batch still carries its seq; else the newest (everything was truncated).
     let start = heads[0];
     for (const h of heads) {

@@ -149,6 +149,25 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     expect(dev.writes).toBe(0);
   });
 
+  it('both fence slots or both head slots destroyed: XDBM_LOG_CORRUPT naming the offsets, nothing written', async () => {
+    const m = await member();
+    await m.create({ epoch: 1, by: 1 });
+    await m.append({ epoch: 1, by: 1 }, recs({ epoch: 1, by: 1 }, 1, 2));
+    await m.truncatePrefix(2); // head slot 1 written too
+    for (const [a, b] of [[1, 2], [3, 4]] as const) {
+      const saved = Buffer.alloc(2 * B);
+      await fh.read(saved, 0, 2 * B, REGION_OFFSET + a * B);
+      await fh.write(Buffer.alloc(2 * B, 0x77), 0, 2 * B, REGION_OFFSET + a * B);
+      const dev = new LoopDevice('blk', fh, REGION);
+      await expect(new DeviceMember({ endpointId: 'blk', device: dev, logName: 'raft' }).open())
+        .rejects.toMatchObject({ code: 'XDBM_LOG_CORRUPT', message: expect.stringContaining(String(REGION_OFFSET + a * B)) });
+      expect(dev.writes).toBe(0);
+      await fh.write(saved, 0, 2 * B, REGION_OFFSET + a * B);
+      expect(b).toBe(a + 1);
+    }
+    expect(await (await member()).read({ epoch: 1, by: 1 }, 2)).toEqual(payload({ epoch: 1, by: 1 }, 2));
+  });
+
   it("a device holding another log: no copies of this one, and create() refuses naming the other log", async () => {
     const a = await member(fh, 'alpha');
     await a.create({ epoch: 1, by: 1 });
