@@ -36,7 +36,7 @@ import { randomInt } from 'node:crypto';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import { copyKey, type CopyInfo, type CopyRef, type MemberLog, type ReplicaRecord } from './member-log.js';
-import { RECORD_HEADER_BYTES, encodeRecords, parseRecordAt } from './record-format.js';
+import { RECORD_HEADER_BYTES, RECORD_MAGIC, encodeRecords, parseRecordAt } from './record-format.js';
 import { isRawDevice, type RawDevice } from './device-replica.js';
 
 export { isRawDevice, type RawDevice };
@@ -623,14 +623,33 @@ export class DeviceMember implements MemberLog {
       let off = HDR;
       const body = buf.subarray(0, HDR + buf.readUInt32LE(36));
       const ok = new Set<number>();
-      for (let k = 0; k < d.count; k++) {
+      let expect = d.firstIndex;
+      const end = d.firstIndex + d.count;
+      while (expect < end && off < body.length) {
         const p = parseRecordAt(body, off);
-        if (p.kind === 'short' || p.kind === 'garbage') break;
-        if (p.kind === 'ok' && p.index === d.firstIndex + k) {
+        if (p.kind === 'ok' && p.index === expect) {
           c.locs.set(p.index, { offset: d.offset + off, bytes: p.end - off });
           ok.add(p.index);
+          off = p.end;
+          expect++;
+        } else if (p.kind === 'corrupt' && p.index === expect) {
+          off = p.end;
+          expect++;
+        } else {
+          // Framing lost (a flipped magic, index or length): find the next intact record of this batch.
+          let found = false;
+          for (let q = off + 1; q + RECORD_HEADER_BYTES <= body.length; q++) {
+            if (body.readUInt32LE(q) !== RECORD_MAGIC) continue;
+            const r = parseRecordAt(body, q);
+            if (r.kind === 'ok' && r.index > expect && r.index < end) {
+              off = q;
+              expect = r.index;
+              found = true;
+              break;
+            }
+          }
+          if (!found) break;
         }
-        off = p.end;
       }
       for (let i = d.firstIndex; i < d.firstIndex + d.count; i++) if (!ok.has(i)) this.#markDamaged(c, i);
     }

@@ -301,12 +301,20 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     await fh.read(one, 0, 1, body.at + 80 + 20 + 5);
     one[0] = one[0]! ^ 0x01;
     await fh.write(one, 0, 1, body.at + 80 + 20 + 5);
+    // and a flipped record magic (framing lost) in a third: only that record is damaged
+    const rm = raw[16]!; // 49..51: damage the second record's magic
+    const hdr = Buffer.alloc(B);
+    await fh.read(hdr, 0, B, rm.at);
+    const second = rm.at + 80 + 20 + hdr.readUInt32LE(80 + 12);
+    await fh.read(one, 0, 1, second);
+    one[0] = one[0]! ^ 0x80;
+    await fh.write(one, 0, 1, second);
     await fh.datasync();
     const r = await member();
-    expect(r.damaged(c)).toEqual([28, 29, 30, 43]);
+    expect(r.damaged(c)).toEqual([28, 29, 30, 43, 50]);
     expect(r.lastIndex(c)).toBe(60);
     for (let i = 1; i <= 60; i++) {
-      if ([28, 29, 30, 43].includes(i)) await expect(r.read(c, i)).rejects.toMatchObject({ code: 'XDBM_CHECKSUM_MISMATCH' });
+      if ([28, 29, 30, 43, 50].includes(i)) await expect(r.read(c, i)).rejects.toMatchObject({ code: 'XDBM_CHECKSUM_MISMATCH' });
       else expect(await r.read(c, i)).toEqual(payload(c, i));
     }
     // A torn last batch is a tail, not damage.
@@ -315,7 +323,7 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     await fh.datasync();
     const t = await member();
     expect(t.lastIndex(c)).toBe(57);
-    expect(t.damaged(c)).toEqual([28, 29, 30, 43]);
+    expect(t.damaged(c)).toEqual([28, 29, 30, 43, 50]);
     await t.append(c, recs(c, 58, 1));
     expect(await (await member()).read(c, 58)).toEqual(payload(c, 58));
   });
