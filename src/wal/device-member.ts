@@ -73,7 +73,7 @@ export interface DeviceMemberOptions {
   device: RawDevice;
   logName: string;
   /** Largest batch a writer sends (and so the largest write a fenced writer may still have in flight). */
-  maxBatchBytes?: number;
+  maxBatchBytes?: number | undefined;
 }
 
 export class DeviceMember implements MemberLog {
