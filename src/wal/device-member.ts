@@ -95,6 +95,8 @@ export class DeviceMember implements MemberLog {
   #headSlot = 0;
   #batches: Batch[] = [];
   #copies = new Map<string, CopyState>();
+  /** Copies create()d by this instance: the only ones it appends to. */
+  #writable = new Set<string>();
   #end = 0;
   #lastSeq = 0;
   #tail: Desc | undefined;
@@ -212,13 +214,21 @@ export class DeviceMember implements MemberLog {
       throw fromSystemError(e, `create copy on device ${this.endpointId}`);
     }
     if (copy.by <= this.#fence.fenced) throw this.#fenced(copy);
+    const key = copyKey(copy);
+    if (this.#writable.has(key)) return;
+    if (this.#copies.has(key)) {
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `copy ${key} already exists on ${this.endpointId}: it belongs to another writer`);
+    }
     this.#copyState(copy);
+    this.#writable.add(key);
   }
 
   async append(copy: CopyRef, records: ReadonlyArray<ReplicaRecord>): Promise<void> {
     if (records.length === 0) return;
     this.#assertOpen();
-    if (this.#sb !== 'ours') throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `device ${this.endpointId}: create() the copy first`);
+    if (this.#sb !== 'ours' || !this.#writable.has(copyKey(copy))) {
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `copy ${copyKey(copy)} on ${this.endpointId} was not created by this writer`);
+    }
     const c = this.#copyState(copy);
     for (let k = 0; k < records.length; k++) {
       const i = records[k]!.index;
@@ -284,8 +294,9 @@ export class DeviceMember implements MemberLog {
 
   async truncatePrefix(beforeIndex: number): Promise<void> {
     this.#assertOpen();
+    // The newest batch stays (it tells where the ring and its copy end).
     let k = 0;
-    while (k < this.#batches.length && this.#batches[k]!.firstIndex + this.#batches[k]!.count <= beforeIndex) k++;
+    while (k < this.#batches.length - 1 && this.#batches[k]!.firstIndex + this.#batches[k]!.count <= beforeIndex) k++;
     if (k === 0) return;
     for (const b of this.#batches.slice(0, k)) {
       const c = this.#copies.get(copyKey(b));
@@ -297,9 +308,9 @@ export class DeviceMember implements MemberLog {
       this.#bounds(c);
     }
     this.#batches = this.#batches.slice(k);
-    const next = this.#batches[0];
+    const next = this.#batches[0]!;
     try {
-      await this.#writeHead(next ? next.offset : this.#end, next ? next.seq : this.#lastSeq + 1);
+      await this.#writeHead(next.offset, next.seq);
     } catch (e) {
       throw fromSystemError(e, `truncate device log ${this.endpointId}`);
     }
@@ -307,12 +318,18 @@ export class DeviceMember implements MemberLog {
 
   async collect(keep: (c: CopyRef) => boolean, olderThanEpoch: number): Promise<void> {
     this.#assertOpen();
-    for (const [k, c] of this.#copies) if (c.ref.by < olderThanEpoch && !keep(c.ref)) this.#copies.delete(k);
+    for (const [k, c] of [...this.#copies]) {
+      if (c.ref.by < olderThanEpoch && !keep(c.ref)) {
+        this.#copies.delete(k);
+        this.#writable.delete(k);
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.#opened = false;
     this.#copies.clear();
+    this.#writable.clear();
     this.#batches = [];
   }
 

@@ -50,6 +50,27 @@ class LoopDevice implements RawDevice {
   async flush(): Promise<void> { await this.fh.datasync(); }
 }
 
+/** A LoopDevice whose next write can be held in flight until released. */
+class GatedLoop extends LoopDevice {
+  #gate: Promise<void> | undefined;
+  held: Promise<void> = Promise.resolve();
+  #heldNow: () => void = () => undefined;
+  hold(): () => void {
+    let open!: () => void;
+    this.#gate = new Promise((r) => { open = r; });
+    this.held = new Promise((r) => { this.#heldNow = r; });
+    return () => { this.#gate = undefined; open(); };
+  }
+  override async writeRaw(offsetBytes: number, data: Uint8Array): Promise<void> {
+    const g = this.#gate;
+    if (g) {
+      this.#heldNow();
+      await g;
+    }
+    await super.writeRaw(offsetBytes, data);
+  }
+}
+
 const payload = (c: CopyRef, i: number): Buffer => Buffer.from(`e${c.epoch}b${c.by}-entry-${i}-${'y'.repeat((i * 131) % 3000)}`);
 const recs = (c: CopyRef, from: number, n: number) => Array.from({ length: n }, (_, k) => ({ index: from + k, payload: payload(c, from + k) }));
 
@@ -223,45 +244,54 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
   it('fence: the fenced writer gets XDBM_FENCED, the new writer starts past the gap, late writes never hide its records', async () => {
     const old: CopyRef = { epoch: 3, by: 3 };
     const nu: CopyRef = { epoch: 4, by: 4 };
-    const w1 = await member(fh);
+    // The old writer: its device can hold a write in flight (a paused process, a slow path).
+    const gated = new GatedLoop('blk', fh, REGION);
+    const w1 = new DeviceMember({ endpointId: 'blk', device: gated, logName: 'raft', maxBatchBytes: MAX_BATCH });
+    await w1.open();
     await w1.create(old);
     for (let i = 1; i <= 40; i += 5) await w1.append(old, recs(old, i, 5)); // 1..40
-    const stale = await member(fh); // a second process of the old writer, opened before the fence
     const oldTail = (await rawBatches(fh, REGION)).reduce((a, b) => (b.at > a.at ? b : a));
     const oldEnd = oldTail.at + oldTail.total;
+    // Its next append, a whole max-size batch, is held inside writeRaw.
+    const release = gated.hold();
+    const big = [{ index: 41, payload: Buffer.alloc(MAX_BATCH - 80 - 20 - B, 0x33) }];
+    const late = w1.append(old, big);
+    late.catch(() => undefined);
+    await gated.held;
 
     const w2 = await member(fh2); // the recoverer / new writer, another handle on the device
     await w2.fence(3);
     expect(w2.copies().find((c) => c.by === 3)?.fenced).toBe(true);
     await expect(w2.create(old)).rejects.toMatchObject({ code: 'XDBM_FENCED' });
-    // The old writer's next append lands (durable) but is refused: it is beyond what the metadata trusts.
-    await expect(w1.append(old, recs(old, 41, 2))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
-    await expect(w1.append(old, recs(old, 43, 2))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
-
     await w2.create(nu);
     for (let i = 41; i <= 60; i += 4) await w2.append(nu, recs(nu, i, 4)); // 41..60
     const firstNew = (await rawBatches(fh, REGION)).filter((b) => b.by === 4).reduce((a, b) => (b.at < a.at ? b : a));
     expect(firstNew.at).toBeGreaterThanOrEqual(oldEnd + MAX_BATCH);
 
-    // Late write of the old writer at its old tail: a whole max-size batch, then raw garbage over the gap.
-    const big = [{ index: 41, payload: Buffer.alloc(MAX_BATCH - 80 - 20 - B, 0x33) }];
-    await expect(stale.append(old, big)).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    // The late write lands at the old tail (durable) but is refused: it is beyond what the metadata trusts.
+    release();
+    await expect(late).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    await expect(w1.append(old, recs(old, 42, 2))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    const landed = (await rawBatches(fh, REGION)).find((b) => b.at === oldEnd);
+    expect(landed).toMatchObject({ epoch: 3, by: 3, first: 41 });
     let r = await member();
     for (let i = 41; i <= 60; i++) expect(await r.read(nu, i)).toEqual(payload(nu, i));
     for (let i = 1; i <= 40; i++) expect(await r.read(old, i)).toEqual(payload(old, i));
     expect(r.lastIndex(nu)).toBe(60);
-    await fh.write(Buffer.alloc(MAX_BATCH, 0xab), 0, MAX_BATCH, oldEnd);
+    // and raw garbage over the whole gap a late write could reach
+    await fh.write(Buffer.alloc(MAX_BATCH + B, 0xab), 0, MAX_BATCH + B, oldEnd);
     await fh.datasync();
     r = await member();
     for (let i = 41; i <= 60; i++) expect(await r.read(nu, i)).toEqual(payload(nu, i));
     expect(r.damaged(nu)).toEqual([]);
 
-    // The new writer goes on after a reopen, and a later fence of epoch 4 works the same way.
-    const w2b = await member(fh2);
-    await w2b.append(nu, recs(nu, 61, 3));
+    // The new writer goes on; a later fence of epoch 4 works the same way.
+    await w2.append(nu, recs(nu, 61, 3));
     const w3 = await member();
+    await expect(w3.create(nu)).rejects.toMatchObject({ code: 'XDBM_INVALID_ARGUMENT' }); // another writer's copy
+    await expect(w3.append(nu, recs(nu, 64, 1))).rejects.toMatchObject({ code: 'XDBM_INVALID_ARGUMENT' });
     await w3.fence(4);
-    await expect(w2b.append(nu, recs(nu, 64, 1))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    await expect(w2.append(nu, recs(nu, 64, 1))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
     await w3.create({ epoch: 5, by: 5 });
     await w3.append({ epoch: 5, by: 5 }, recs({ epoch: 5, by: 5 }, 64, 3));
     const r2 = await member(fh2);
@@ -324,8 +354,12 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     const t = await member();
     expect(t.lastIndex(c)).toBe(57);
     expect(t.damaged(c)).toEqual([28, 29, 30, 43, 50]);
-    await t.append(c, recs(c, 58, 1));
-    expect(await (await member()).read(c, 58)).toEqual(payload(c, 58));
+    const c2: CopyRef = { epoch: 2, by: 2 };
+    await t.create(c2);
+    await t.append(c2, recs(c2, 58, 1));
+    const t2 = await member();
+    expect(await t2.read(c2, 58)).toEqual(payload(c2, 58));
+    expect(await t2.read(c, 57)).toEqual(payload(c, 57));
   });
 });
 
@@ -359,35 +393,35 @@ describe.skipIf(SKIP)(`DeviceMember ring on a loop device${SKIP ? ` (skipped: ${
   it('fills up with XDBM_NO_SPACE, truncatePrefix frees space, wraps across reopens and across writer changes', async () => {
     let epoch = 1;
     let c: CopyRef = { epoch, by: epoch };
-    let m = await member();
-    await m.create(c);
+    let w = await member(); // the writer
+    await w.create(c);
     let next = 1;
-    await expect((async () => { for (;;) { await m.append(c, [{ index: next, payload: pl(next) }]); next++; } })())
+    await expect((async () => { for (;;) { await w.append(c, [{ index: next, payload: pl(next) }]); next++; } })())
       .rejects.toMatchObject({ code: 'XDBM_NO_SPACE' });
     expect(next).toBeGreaterThan(20);
-    m = await member();
-    expect(m.lastIndex(c)).toBe(next - 1);
+    let r = await member(); // a reader, reopened
+    expect(r.lastIndex(c)).toBe(next - 1);
     const held = new Map<number, CopyRef>();
     for (let i = 1; i < next; i++) held.set(i, c);
     for (let lap = 0; lap < 6; lap++) {
-      if (lap % 2 === 1) {
-        // a writer change: fence, then a new copy that starts past a fence gap
-        await m.fence(epoch);
+      if (lap % 2 === 0) {
+        // a writer change on the reopened instance: fence, then a new copy that starts past a fence gap
+        w = r;
+        await w.fence(epoch);
         epoch++;
         c = { epoch, by: epoch };
-        await m.create(c);
+        await w.create(c);
       }
-      await m.truncatePrefix(next - 6); // keep the last 6
+      await w.truncatePrefix(next - 6); // keep the last 6
       for (let k = 0; k < 12; k++, next++) {
-        await m.append(c, [{ index: next, payload: pl(next) }]);
+        await w.append(c, [{ index: next, payload: pl(next) }]);
         held.set(next, c);
       }
-      m = await member();
-      const lastCopy = m.copies().find((x) => x.by === epoch)!;
-      expect(lastCopy.lastIndex).toBe(next - 1);
-      for (let i = next - 6; i < next; i++) expect(await m.read(held.get(i)!, i)).toEqual(pl(i));
+      r = await member();
+      expect(r.lastIndex(c)).toBe(next - 1);
+      for (let i = next - 6; i < next; i++) expect(await r.read(held.get(i)!, i)).toEqual(pl(i));
     }
-    await expect((async () => { for (;;) { await m.append(c, [{ index: next, payload: pl(next) }]); held.set(next, c); next++; } })())
+    await expect((async () => { for (;;) { await w.append(c, [{ index: next, payload: pl(next) }]); held.set(next, c); next++; } })())
       .rejects.toMatchObject({ code: 'XDBM_NO_SPACE' });
     const full = await member();
     expect(full.lastIndex(c)).toBe(next - 1);
