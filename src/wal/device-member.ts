@@ -506,7 +506,10 @@ export class DeviceMember implements MemberLog {
         this.#fence = merged;
         throw this.#fenced({ epoch: by, by });
       }
-      await this.#dev.writeRaw(this.#start + (1 + slot) * this.#block, this.#fenceBuf(merged));
+      // Links behind the head are never followed again (the scan starts at the head's seq): drop them.
+      const headSeq = this.#batches[0]?.seq ?? 0;
+      const kept = { fenced: merged.fenced, links: merged.links.filter((l) => l.seq >= headSeq) };
+      await this.#dev.writeRaw(this.#start + (1 + slot) * this.#block, this.#fenceBuf(kept));
       await this.#dev.flush();
       this.#fence = merged;
     }

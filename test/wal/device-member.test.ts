@@ -6,11 +6,13 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { EndpointConfig } from '../../src/config/types.js';
 import { DeviceMember, type RawDevice } from '../../src/wal/device-member.js';
 import type { CopyRef } from '../../src/wal/member-log.js';
 
@@ -428,3 +430,59 @@ describe.skipIf(SKIP)(`DeviceMember ring on a loop device${SKIP ? ` (skipped: ${
     expect(await full.read(c, next - 1)).toEqual(pl(next - 1));
   });
 });
+
+const hasAddon = existsSync(join(process.cwd(), 'build', 'Release', 'xdbm_native.node'));
+describe.skipIf(SKIP || !hasAddon)(
+  `DeviceMember through the real BlockBackend (O_DIRECT addon) on a loop device${SKIP || !hasAddon ? ` (skipped: ${SKIP_REASON || 'addon not built: npx node-gyp rebuild --nodedir=/usr'})` : ''}`,
+  () => {
+    let dir: string;
+    let loop: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'xdbm-devmemblk-'));
+      const img = join(dir, 'disk.img');
+      const f = await open(img, 'w');
+      await f.truncate(32 << 20);
+      await f.close();
+      loop = (await run('losetup', ['--find', '--show', img])).stdout.trim();
+    });
+    afterAll(async () => {
+      if (loop) await run('losetup', ['-d', loop]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('two backend instances: the old writer is fenced, the new one writes past the gap, a third reads both', async () => {
+      const { create } = await import('../../src/backends/block.js');
+      const endpoint = {
+        endpointId: 'blk', type: 'block', connectionString: `block://${loop}`,
+        target: { kind: 'block', devicePath: loop }, weight: 1, labels: {}, probeAreaBytes: 4 << 20,
+      } as EndpointConfig;
+      const backends = [create(endpoint), create(endpoint), create(endpoint)];
+      for (const b of backends) await b.init();
+      const mk = async (b: (typeof backends)[number]) => {
+        const m = new DeviceMember({ endpointId: 'blk', device: b as unknown as RawDevice, logName: 'raft', maxBatchBytes: 256 << 10 });
+        await m.open();
+        return m;
+      };
+      try {
+        const old: CopyRef = { epoch: 1, by: 1 };
+        const nu: CopyRef = { epoch: 2, by: 2 };
+        const w1 = await mk(backends[0]!);
+        expect(w1.hasData()).toBe(false);
+        await w1.create(old);
+        for (let i = 1; i <= 40; i += 8) await w1.append(old, recs(old, i, 8));
+        const w2 = await mk(backends[1]!);
+        expect(w2.lastIndex(old)).toBe(40);
+        await w2.fence(1);
+        await expect(w1.append(old, recs(old, 41, 8))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+        await w2.create(nu);
+        for (let i = 41; i <= 80; i += 8) await w2.append(nu, recs(nu, i, 8));
+        const r = await mk(backends[2]!);
+        for (let i = 1; i <= 40; i++) expect(await r.read(old, i)).toEqual(payload(old, i));
+        for (let i = 41; i <= 80; i++) expect(await r.read(nu, i)).toEqual(payload(nu, i));
+        expect(r.copies().map((c) => [c.by, c.fenced])).toEqual(expect.arrayContaining([[1, true], [2, false]]));
+      } finally {
+        for (const b of backends) await b.close();
+      }
+    });
+  },
+);
