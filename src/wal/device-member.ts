@@ -5,19 +5,21 @@
  *
  *   block 0    superblock, written once by create() on a device with no superblock:
  *              magic 'XWS2', version 3, nonce u32, B u32, name length u16, name, crc32c.
- *   block 1,2  fence slots (written by fence() and by a writer jumping a fence gap, one write + flush
- *              each, sequentially): magic 'XWF2', nonce, fenced epoch u32, link count u16, links
- *              { from u64, to u64, seq u64, by u32 }, crc32c. Effective fence = max over valid slots;
- *              links = union over valid slots.
+ *   block 1,2  fence slots, written only by fence() (read, merge, write slot 1 + flush, write slot 2 +
+ *              flush, verify): magic 'XWF2', nonce, fenced epoch u32 ("writers of epochs <= E are
+ *              fenced"), crc32c. Effective fence = max over the valid slots.
  *   block 3,4  head slots (written by truncatePrefix, alternating; the valid one with the highest
  *              generation whose head batch still carries headSeq wins): magic 'XWH2', nonce,
  *              generation u64, head offset u64, headSeq u64, crc32c.
- *   block 5+   the ring of block-aligned batches. Header (80 bytes):
+ *   block 5,6  link slots, written by a writer jumping a fence gap (re-reading the fence before each
+ *              slot write): magic 'XWL2', nonce, 0, link count u16, links { from u64, to u64, seq u64,
+ *              by u32 }, crc32c. Links = union over the valid slots; links behind the head are dropped.
+ *   block 7+   the ring of block-aligned batches. Header (80 bytes):
  *              magic 'XWB2', nonce, seq u64 (ring order, +1 per batch), epoch u32, by u32 (the copy),
  *              firstIndex u64, count u32, bodyBytes u32, previous batch in ring order { offset u64,
  *              epoch u32, by u32, firstIndex u64, count u32 } (offset 0: none), body crc32c,
  *              header crc32c (bytes 0..72). Body: record-format.ts records; zero padding to a block.
- *              A wrap marker block ('XWRP', nonce, seq of the next batch) sends the scan to block 5.
+ *              A wrap marker block ('XWRP', nonce, seq of the next batch) sends the scan to block 7.
  *
  * Scan: from the head, a batch counts when its header checks, its seq is the expected one and its
  * previous-batch offset is the batch scanned before it. When the chain breaks at offset X:
@@ -43,6 +45,11 @@ export { isRawDevice, type RawDevice };
 
 const SB_MAGIC = 0x32535758; // 'XWS2'
 const FENCE_MAGIC = 0x32465758; // 'XWF2'
+const LINK_MAGIC = 0x324c5758; // 'XWL2'
+const FENCE_BLOCK = 1;
+const HEAD_BLOCK = 3;
+const LINK_BLOCK = 5;
+const RING_BLOCK = 7;
 const HEAD_MAGIC = 0x32485758; // 'XWH2'
 const BATCH_MAGIC = 0x32425758; // 'XWB2'
 const WRAP_MAGIC = 0x50525758; // 'XWRP'
@@ -122,7 +129,7 @@ export class DeviceMember implements MemberLog {
       const r = this.#dev.dataRegion();
       this.#block = Math.max(MIN_BLOCK_BYTES, r.logicalBlockBytes ?? r.blockBytes ?? MIN_BLOCK_BYTES);
       this.#start = r.offsetBytes;
-      this.#ring = this.#start + 5 * this.#block;
+      this.#ring = this.#start + RING_BLOCK * this.#block;
       this.#limit = r.offsetBytes + Math.floor(r.lengthBytes / this.#block) * this.#block;
       if (this.#ring + this.#block > this.#limit) {
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `device ${this.endpointId}: data region too small for a log ring`);
@@ -131,9 +138,11 @@ export class DeviceMember implements MemberLog {
       this.#parseSuperblock(sb);
       if (this.#sb === 'ours') {
         this.#fence = await this.#readFence();
-        if (this.#fence.valid === 0) {
-          throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId}: both fence slots (offsets ${this.#start + this.#block}, ${this.#start + 2 * this.#block}) fail their checks; not touching them`, {
-            details: { endpointId: this.endpointId, offset: this.#start + this.#block },
+        const f = this.#fence as FenceState & { linkValid: number };
+        for (const [what, base, valid] of [['fence', FENCE_BLOCK, f.valid], ['link', LINK_BLOCK, f.linkValid]] as const) {
+          if (valid > 0) continue;
+          throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId}: both ${what} slots (offsets ${this.#start + base * this.#block}, ${this.#start + (base + 1) * this.#block}) fail their checks; not touching them`, {
+            details: { endpointId: this.endpointId, offset: this.#start + base * this.#block },
           });
         }
         await this.#scan();
@@ -249,14 +258,14 @@ export class DeviceMember implements MemberLog {
     const buf = this.#batchBuf(body, records, copy, seq, prev, total);
     try {
       if (jump) {
-        await this.#writeFence({ links: [{ from: this.#end, to: at, seq, by: copy.by }] }, copy.by);
+        await this.#writeLink({ from: this.#end, to: at, seq, by: copy.by });
       } else if (wrap && this.#end + this.#block <= this.#limit) {
         await this.#dev.writeRaw(this.#end, this.#marker(seq));
       }
       await this.#dev.writeRaw(at, buf);
       await this.#dev.flush();
       // M3: the write counts only if it was durable before any fence of its writer.
-      this.#fence = await this.#readFence();
+      this.#fence = { ...this.#fence, fenced: this.#merge(await this.#readFenceSlots()).fenced };
     } catch (e) {
       throw fromSystemError(e, `append to device log ${this.endpointId}`);
     }
@@ -280,12 +289,10 @@ export class DeviceMember implements MemberLog {
         }
       }
       for (let attempt = 0; attempt < 3; attempt++) {
-        await this.#writeFence({ fenced: epoch }, undefined);
+        await this.#writeFenceSlots(epoch);
         const slots = await this.#readFenceSlots();
-        if (slots.some((s) => s && s.fenced >= epoch)) {
-          this.#fence = this.#merge(slots);
-          if (slots.every((s) => s && s.fenced >= epoch)) return;
-        }
+        this.#fence = { ...this.#fence, fenced: this.#merge(slots).fenced };
+        if (slots.every((x) => x && x.fenced >= epoch)) return;
       }
     } catch (e) {
       throw fromSystemError(e, `fence epoch ${epoch} on device ${this.endpointId}`);
@@ -412,9 +419,12 @@ export class DeviceMember implements MemberLog {
     const empty = Buffer.alloc(this.#block);
     // Fence and head slots first, the superblock last: a crash in between leaves a device that open() reports as unformatted.
     this.#fence = { fenced: 0, links: [], valid: 2 };
-    await this.#dev.writeRaw(this.#start + this.#block, this.#fenceBuf(this.#fence));
-    await this.#dev.writeRaw(this.#start + 2 * this.#block, this.#fenceBuf(this.#fence));
-    await this.#dev.writeRaw(this.#start + 4 * this.#block, empty);
+    const blank = { fenced: 0, links: [] };
+    for (let k = 0; k < 2; k++) {
+      await this.#dev.writeRaw(this.#start + (FENCE_BLOCK + k) * this.#block, this.#slotBuf(FENCE_MAGIC, blank));
+      await this.#dev.writeRaw(this.#start + (LINK_BLOCK + k) * this.#block, this.#slotBuf(LINK_MAGIC, blank));
+    }
+    await this.#dev.writeRaw(this.#start + (HEAD_BLOCK + 1) * this.#block, empty);
     this.#headGen = 0;
     this.#headSlot = 1;
     this.#batches = [];
@@ -437,12 +447,13 @@ export class DeviceMember implements MemberLog {
     this.#sb = 'ours';
   }
 
-  // fence slots
+  // fence slots (blocks 1, 2: written by fence() only) and link slots (blocks 5, 6: written by a writer
+  // jumping a fence gap). Same format, different magic: magic, nonce, fenced epoch, link count, links, crc.
 
-  #fenceBuf(f: { fenced: number; links: Link[] }): Buffer {
+  #slotBuf(magic: number, f: { fenced: number; links: Link[] }): Buffer {
     const b = Buffer.alloc(this.#block);
     const links = f.links.slice(-MAX_LINKS);
-    b.writeUInt32LE(FENCE_MAGIC, 0);
+    b.writeUInt32LE(magic, 0);
     b.writeUInt32LE(this.#nonce, 4);
     b.writeUInt32LE(f.fenced, 8);
     b.writeUInt16LE(links.length, 12);
@@ -458,8 +469,8 @@ export class DeviceMember implements MemberLog {
     return b;
   }
 
-  #parseFence(b: Buffer): { fenced: number; links: Link[] } | undefined {
-    if (b.readUInt32LE(0) !== FENCE_MAGIC || b.readUInt32LE(4) !== this.#nonce) return undefined;
+  #parseSlot(magic: number, b: Buffer): { fenced: number; links: Link[] } | undefined {
+    if (b.readUInt32LE(0) !== magic || b.readUInt32LE(4) !== this.#nonce) return undefined;
     const n = b.readUInt16LE(12);
     if (n > MAX_LINKS) return undefined;
     const at = 16 + n * LINK_BYTES;
@@ -472,9 +483,13 @@ export class DeviceMember implements MemberLog {
     return { fenced: b.readUInt32LE(8), links };
   }
 
+  async #readPair(base: number, magic: number): Promise<Array<{ fenced: number; links: Link[] } | undefined>> {
+    const b = await this.#dev.readRaw(this.#start + base * this.#block, 2 * this.#block);
+    return [this.#parseSlot(magic, b.subarray(0, this.#block)), this.#parseSlot(magic, b.subarray(this.#block))];
+  }
+
   async #readFenceSlots(): Promise<Array<{ fenced: number; links: Link[] } | undefined>> {
-    const b = await this.#dev.readRaw(this.#start + this.#block, 2 * this.#block);
-    return [this.#parseFence(b.subarray(0, this.#block)), this.#parseFence(b.subarray(this.#block))];
+    return this.#readPair(FENCE_BLOCK, FENCE_MAGIC);
   }
 
   #merge(slots: Array<{ fenced: number; links: Link[] } | undefined>, extra?: { fenced?: number; links?: Link[] }): FenceState {
@@ -491,27 +506,40 @@ export class DeviceMember implements MemberLog {
     return { fenced, links: [...links.values()].sort((a, b) => a.seq - b.seq), valid };
   }
 
-  async #readFence(): Promise<FenceState> {
-    return this.#merge(await this.#readFenceSlots());
+  /** The effective fence (max over valid fence slots) and the links (union over valid link slots). */
+  async #readFence(): Promise<FenceState & { linkValid: number }> {
+    const f = this.#merge(await this.#readFenceSlots());
+    const l = this.#merge(await this.#readPair(LINK_BLOCK, LINK_MAGIC));
+    return { fenced: f.fenced, valid: f.valid, links: l.links, linkValid: l.valid };
+  }
+
+  /** fence(): read, merge, write fence slot 1, flush, write fence slot 2, flush. */
+  async #writeFenceSlots(epoch: number): Promise<void> {
+    for (let slot = 0; slot < 2; slot++) {
+      const merged = this.#merge(await this.#readFenceSlots(), { fenced: epoch });
+      await this.#dev.writeRaw(this.#start + (FENCE_BLOCK + slot) * this.#block, this.#slotBuf(FENCE_MAGIC, { fenced: merged.fenced, links: [] }));
+      await this.#dev.flush();
+      this.#fence = { ...this.#fence, fenced: merged.fenced };
+    }
   }
 
   /**
-   * Read, merge, write slot 1, flush, write slot 2, flush. A writer (`by` set) re-reads before each slot
-   * write and stops with XDBM_FENCED once its epoch is fenced, so it destroys at most one slot.
+   * A writer jumping a fence gap records its link in both link slots, one write + flush each. Before each
+   * write it re-reads the fence and stops with XDBM_FENCED once its epoch is fenced: a fenced writer's late
+   * link write destroys at most one link slot, and never touches a fence slot.
    */
-  async #writeFence(add: { fenced?: number; links?: Link[] }, by: number | undefined): Promise<void> {
+  async #writeLink(link: Link): Promise<void> {
     for (let slot = 0; slot < 2; slot++) {
-      const merged = this.#merge(await this.#readFenceSlots(), add);
-      if (by !== undefined && by <= merged.fenced) {
-        this.#fence = merged;
-        throw this.#fenced({ epoch: by, by });
-      }
+      const fenced = this.#merge(await this.#readFenceSlots()).fenced;
+      this.#fence = { ...this.#fence, fenced };
+      if (link.by <= fenced) throw this.#fenced({ epoch: link.by, by: link.by });
+      const merged = this.#merge(await this.#readPair(LINK_BLOCK, LINK_MAGIC), { links: [link] });
       // Links behind the head are never followed again (the scan starts at the head's seq): drop them.
       const headSeq = this.#batches[0]?.seq ?? 0;
-      const kept = { fenced: merged.fenced, links: merged.links.filter((l) => l.seq >= headSeq) };
-      await this.#dev.writeRaw(this.#start + (1 + slot) * this.#block, this.#fenceBuf(kept));
+      const links = merged.links.filter((l) => l.seq >= headSeq);
+      await this.#dev.writeRaw(this.#start + (LINK_BLOCK + slot) * this.#block, this.#slotBuf(LINK_MAGIC, { fenced: 0, links }));
       await this.#dev.flush();
-      this.#fence = merged;
+      this.#fence = { ...this.#fence, links };
     }
   }
 
@@ -527,12 +555,12 @@ export class DeviceMember implements MemberLog {
     w64(b, 16, head);
     w64(b, 24, headSeq);
     b.writeUInt32LE(crc32c(b.subarray(0, 32)), 32);
-    await this.#dev.writeRaw(this.#start + (3 + this.#headSlot) * this.#block, b);
+    await this.#dev.writeRaw(this.#start + (HEAD_BLOCK + this.#headSlot) * this.#block, b);
     await this.#dev.flush();
   }
 
   async #readHeads(): Promise<Array<{ slot: number; gen: number; head: number; seq: number }>> {
-    const b = await this.#dev.readRaw(this.#start + 3 * this.#block, 2 * this.#block);
+    const b = await this.#dev.readRaw(this.#start + HEAD_BLOCK * this.#block, 2 * this.#block);
     const out: Array<{ slot: number; gen: number; head: number; seq: number }> = [];
     for (let slot = 0; slot < 2; slot++) {
       const s = b.subarray(slot * this.#block, (slot + 1) * this.#block);
@@ -709,8 +737,8 @@ export class DeviceMember implements MemberLog {
     for (const l of this.#fence.links) this.#maxBy = Math.max(this.#maxBy, l.by);
     const heads = await this.#readHeads();
     if (heads.length === 0) {
-      throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId}: both head slots (offsets ${this.#start + 3 * this.#block}, ${this.#start + 4 * this.#block}) fail their checks; not touching them`, {
-        details: { endpointId: this.endpointId, offset: this.#start + 3 * this.#block },
+      throw new XdbmError(ErrorCode.LOG_CORRUPT, `device ${this.endpointId}: both head slots (offsets ${this.#start + HEAD_BLOCK * this.#block}, ${this.#start + (HEAD_BLOCK + 1) * this.#block}) fail their checks; not touching them`, {
+        details: { endpointId: this.endpointId, offset: this.#start + HEAD_BLOCK * this.#block },
       });
     }
     // The newest head slot whose head batch still carries its seq; else the newest (everything was truncated).
