@@ -108,6 +108,7 @@ export class DeviceMember implements MemberLog {
   #lastSeq = 0;
   #tail: Desc | undefined;
   #maxBy = 0;
+  #formattedHere = false;
 
   constructor(o: DeviceMemberOptions) {
     this.endpointId = o.endpointId;
@@ -251,7 +252,9 @@ export class DeviceMember implements MemberLog {
     if (total > this.#align(this.#maxBatch)) {
       throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `batch of ${total} bytes exceeds maxBatchBytes ${this.#maxBatch}`);
     }
-    const jump = copy.by > this.#maxBy && (this.#lastSeq > 0 || this.#batches.length > 0);
+    // A writer newer than everything on the device starts past a fence gap, unless this instance formatted
+    // the device and nothing has been written since (no other writer can have a write in flight here).
+    const jump = copy.by > this.#maxBy && !(this.#formattedHere && this.#lastSeq === 0 && this.#batches.length === 0);
     const { at, wrap } = this.#placeFor(total, jump);
     const seq = this.#lastSeq + (jump ? 2 : 1); // room for one stale batch in the gap
     const prev = jump ? undefined : this.#tail;
@@ -445,6 +448,7 @@ export class DeviceMember implements MemberLog {
     await this.#dev.writeRaw(this.#start, sb);
     await this.#dev.flush();
     this.#sb = 'ours';
+    this.#formattedHere = true;
   }
 
   // fence slots (blocks 1, 2: written by fence() only) and link slots (blocks 5, 6: written by a writer

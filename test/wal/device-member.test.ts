@@ -309,6 +309,28 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     expect(r2.copies().find((c) => c.by === 5)?.fenced).toBe(false);
   });
 
+  it("fence right after the old writer formatted the device: its first write, held in flight, never hides the new writer's", async () => {
+    const gated = new GatedLoop('blk', fh, REGION);
+    const w1 = new DeviceMember({ endpointId: 'blk', device: gated, logName: 'raft', maxBatchBytes: MAX_BATCH });
+    await w1.open();
+    const old: CopyRef = { epoch: 1, by: 1 };
+    await w1.create(old); // formats
+    const release = gated.hold();
+    const late = w1.append(old, [{ index: 1, payload: Buffer.alloc(MAX_BATCH - 80 - 20 - B, 0x11) }]);
+    late.catch(() => undefined);
+    await gated.held;
+    const w2 = await member(fh2);
+    await w2.fence(1);
+    const nu: CopyRef = { epoch: 2, by: 2 };
+    await w2.create(nu);
+    await w2.append(nu, recs(nu, 1, 4));
+    release();
+    await expect(late).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    const r = await member();
+    for (let i = 1; i <= 4; i++) expect(await r.read(nu, i)).toEqual(payload(nu, i));
+    expect(r.lastIndex(old)).toBe(1); // the late batch reads as the stale copy's: the metadata decides
+  });
+
   it('fence slots: one destroyed slot keeps the fence', async () => {
     const c: CopyRef = { epoch: 2, by: 2 };
     const w = await member();
