@@ -295,8 +295,11 @@ export class DeviceMember implements MemberLog {
         await this.#writeFenceSlots(epoch);
         const slots = await this.#readFenceSlots();
         this.#fence = { ...this.#fence, fenced: this.#merge(slots).fenced };
-        if (slots.every((x) => x && x.fenced >= epoch)) return;
+        if (slots.every((x) => x && x.fenced >= epoch)) break;
       }
+      // M3: every append the fenced writer counted was durable before the fence: scan again so that the
+      // fencer sees it (its open() scan may be older than those appends).
+      await this.#rescan();
     } catch (e) {
       throw fromSystemError(e, `fence epoch ${epoch} on device ${this.endpointId}`);
     }
@@ -344,6 +347,13 @@ export class DeviceMember implements MemberLog {
   }
 
   // ---- internals ----
+
+  async #rescan(): Promise<void> {
+    const mine = [...this.#writable].map((k) => this.#copies.get(k)?.ref).filter((r): r is CopyRef => r !== undefined);
+    this.#fence = await this.#readFence();
+    await this.#scan();
+    for (const r of mine) this.#copyState(r);
+  }
 
   /** A superblock written since open() (another process formatted the device): take it and scan. */
   async #adopt(sb: Buffer): Promise<'ours' | 'other' | 'none'> {

@@ -331,6 +331,19 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     expect(r.lastIndex(old)).toBe(1); // the late batch reads as the stale copy's: the metadata decides
   });
 
+  it("an append that resolved between the fencer's open() and its fence() is seen by the fencer", async () => {
+    const e1: CopyRef = { epoch: 1, by: 1 };
+    const w = await member();
+    await w.create(e1);
+    await w.append(e1, recs(e1, 1, 3));
+    const fencer = await member(fh2); // scans up to 3
+    await w.append(e1, recs(e1, 4, 1)); // resolves: durable before the fence
+    await fencer.fence(1);
+    await expect(w.append(e1, recs(e1, 5, 1))).rejects.toMatchObject({ code: 'XDBM_FENCED' });
+    expect(fencer.lastIndex(e1)).toBe(4);
+    expect(await fencer.read(e1, 4)).toEqual(payload(e1, 4));
+  });
+
   it('fence slots: one destroyed slot keeps the fence', async () => {
     const c: CopyRef = { epoch: 2, by: 2 };
     const w = await member();
