@@ -257,7 +257,7 @@ export class DeviceMember implements MemberLog {
     const jump = copy.by > this.#maxBy && !(this.#formattedHere && this.#lastSeq === 0 && this.#batches.length === 0);
     const { at, wrap } = this.#placeFor(total, jump);
     const seq = this.#lastSeq + (jump ? 2 : 1); // room for one stale batch in the gap
-    const prev = jump ? undefined : this.#tail;
+    const prev = this.#tail; // after a jump too: a damaged last batch before the gap is still described
     const buf = this.#batchBuf(body, records, copy, seq, prev, total);
     try {
       if (jump) {
@@ -785,22 +785,47 @@ export class DeviceMember implements MemberLog {
           scanned += h.total;
           continue;
         }
+        // Damaged body of the last batch before a fence gap: the first batch past the gap names it.
+        const lf = await this.#linkFollower(off, expect);
+        if (lf) {
+          this.#indexBatch(d, buf, false);
+          scanned += this.#ringDistance(off, lf.to);
+          off = lf.to;
+          expect = lf.seq;
+          prev = undefined;
+          continue;
+        }
       } else {
-        // Damaged header: the follower's header describes it.
-        const f = await this.#follower(off, expect + 1);
+        // Damaged header: the follower's header describes it (right after it, or past a fence gap).
+        let f = await this.#follower(off, expect + 1);
+        let jumpTo: Link | undefined;
+        if (!f) {
+          jumpTo = await this.#linkFollower(off, expect);
+          if (jumpTo) {
+            const h2 = this.#parseHeader(await this.#dev.readRaw(jumpTo.to, this.#block), 0)!;
+            f = { at: jumpTo.to, h: h2 };
+          }
+        }
         if (f) {
           const p = f.h.prev;
           const d: Batch = { offset: off, epoch: p.epoch, by: p.by, firstIndex: p.firstIndex, count: p.count, seq: expect, total: f.at > off ? f.at - off : this.#block };
+          if (jumpTo) d.total = this.#block;
           const c = this.#copyState(d);
           for (let i = p.firstIndex; i < p.firstIndex + p.count; i++) this.#markDamaged(c, i);
           this.#batches.push(d);
           this.#tail = { offset: off, epoch: p.epoch, by: p.by, firstIndex: p.firstIndex, count: p.count };
           this.#lastSeq = expect;
           this.#maxBy = Math.max(this.#maxBy, p.by);
-          prev = off;
-          expect++;
-          scanned += f.at > off ? f.at - off : this.#limit - off;
-          off = f.at;
+          scanned += this.#ringDistance(off, f.at);
+          if (jumpTo) {
+            off = jumpTo.to;
+            expect = jumpTo.seq;
+            prev = undefined;
+          } else {
+            prev = off;
+            expect++;
+            off = f.at;
+          }
           continue;
         }
       }
@@ -816,6 +841,19 @@ export class DeviceMember implements MemberLog {
     }
     this.#end = off;
     this.#lastSeq = expect - 1;
+  }
+
+  /** The link whose first batch (past the gap) names the batch at `off` as its previous one. */
+  async #linkFollower(off: number, expect: number): Promise<Link | undefined> {
+    for (const l of this.#fence.links.filter((x) => x.seq > expect).sort((a, b) => a.seq - b.seq)) {
+      const h = this.#parseHeader(await this.#dev.readRaw(l.to, this.#block), 0);
+      if (h && h.seq === l.seq && h.prev.offset === off) return l;
+    }
+    return undefined;
+  }
+
+  #ringDistance(from: number, to: number): number {
+    return to > from ? to - from : this.#limit - from + (to - this.#ring);
   }
 
   /** A batch with `seq` following the batch at `prevOffset`: right after it, or wrapped to the ring start. */

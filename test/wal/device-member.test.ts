@@ -241,6 +241,25 @@ describe.skipIf(SKIP)(`DeviceMember on a loop device${SKIP ? ` (skipped: ${SKIP_
     const firstC3 = raw.find((b) => b.by === 3)!;
     const lastBefore = raw.filter((b) => b.by < 3).reduce((a, b) => (b.at > a.at ? b : a));
     expect(firstC3.at - (lastBefore.at + lastBefore.total)).toBeGreaterThanOrEqual(MAX_BATCH);
+    // A flipped byte in the header of the last batch before that gap loses nothing past the gap.
+    const one = Buffer.alloc(1);
+    await fh.read(one, 0, 1, lastBefore.at + 17);
+    one[0] = one[0]! ^ 0x02;
+    await fh.write(one, 0, 1, lastBefore.at + 17);
+    await fh.datasync();
+    const m3 = await member(fh2);
+    expect(m3.damaged(c2)).toEqual([40, 41]);
+    for (let i = 28; i <= 32; i++) expect(await m3.read(c3, i)).toEqual(payload(c3, i));
+    for (let i = 15; i <= 29; i++) expect(await m3.read(c2, i)).toEqual(payload(c2, i));
+    // and a flipped byte in its body instead: the records whose checksums hold stay readable
+    await fh.write(Buffer.from([one[0]! ^ 0x02]), 0, 1, lastBefore.at + 17);
+    await fh.read(one, 0, 1, lastBefore.at + 80 + 30);
+    await fh.write(Buffer.from([one[0]! ^ 0x40]), 0, 1, lastBefore.at + 80 + 30);
+    await fh.datasync();
+    const m4 = await member(fh2);
+    expect(m4.damaged(c2)).toEqual([40]);
+    expect(await m4.read(c2, 41)).toEqual(payload(c2, 41));
+    for (let i = 28; i <= 32; i++) expect(await m4.read(c3, i)).toEqual(payload(c3, i));
   });
 
   it('fence: the fenced writer gets XDBM_FENCED, the new writer starts past the gap, late writes never hide its records', async () => {
