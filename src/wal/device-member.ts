@@ -33,6 +33,15 @@
  *     fenced writer's one in-flight write lands inside the gap (read as a batch of its own stale copy, or
  *     ignored) and never on the new writer's batches;
  *   - otherwise X is the tail.
+ *
+ * Contract notes: open() only reads (a zeroed region: no copies; a superblock of another log: no copies,
+ * create() refuses naming it; anything else that fails its checks: XDBM_LOG_CORRUPT with the offset).
+ * fence(E) means "writers of epochs <= E are fenced" (copies with by <= E report fenced); it formats a
+ * blank device so the fence is recorded, and rescans after the fence is durable (the fencer sees every
+ * append the fenced writer counted). append() writes + flushes, then re-reads the fence slots: XDBM_FENCED
+ * if its writer was fenced meanwhile. A writer appends only to copies its own instance create()d.
+ * truncatePrefix moves the head in ring order and always keeps the newest batch; collect() forgets copies
+ * in memory (the head reclaims their space).
  */
 import { randomInt } from 'node:crypto';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
