@@ -245,6 +245,42 @@ describe('adversarial: leftovers of an unrecorded change', () => {
   });
 });
 
+describe('adversarial: liveness after a failed ensemble change', () => {
+  /**
+   * A manager-driven change (no member of the log failed) cannot find ackQuorum usable members before
+   * the failover timeout: chooseEnsemble throws XDBM_QUORUM_LOST and #stall() moves the log to
+   * 'stalled'. With nothing pending, #needsNewEpoch stays false. When the manager's active set is
+   * later exactly the current ensemble again, the next append schedules a change, #changeEnsemble
+   * finds "same" and returns without leaving 'stalled'; #pump refuses to write in 'stalled' and
+   * nothing retries: the append never resolves or fails.
+   */
+  it('an append after a failed manager-driven change, once the active set is the ensemble again, completes', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4 });
+    let refuse = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0, failoverTimeoutMs: 400, writeDeadlineMs: 1000,
+      memberFactory: hookedFactory({
+        create: (id, copy) => { if (refuse && copy.epoch >= 2 && id !== 'b0') throw Object.assign(new Error('EIO'), { code: 'EIO' }); },
+      }),
+    }) as ReplicatedLog;
+    for (let i = 1; i <= 3; i++) await log.append(entry(i));
+    refuse = true;
+    t.switchActive('b2', 'b3'); // a manual switch: the change cannot get 2 usable members
+    await until(() => log.phase === 'stalled', 5000, 'stalled after the failed change');
+    refuse = false;
+    for (const id of ['b1', 'b2', 'b3']) t.recover(id);
+    t.reportDataPathError('nobody', new Error('reselect'));
+    await until(() => t.active.length === 3, 2000, 'manager reselected');
+    expect(t.active.slice().sort()).toEqual(['b0', 'b1', 'b2']); // exactly the ensemble of epoch 1
+    const outcome = await Promise.race([
+      log.append(entry(4)).then((r) => `ok ${r.index}`, (e) => `failed ${(e as { code?: string }).code}`),
+      new Promise<string>((r) => setTimeout(() => r('still pending after 5 s'), 5000)),
+    ]);
+    expect(outcome).toBe('ok 4');
+    await log.close();
+  }, 20_000);
+});
+
 describe('adversarial: file metadata store', () => {
   /**
    * The CAS lock is broken once it is older than staleLockMs, but its holder may still be inside the
