@@ -217,6 +217,73 @@ describe('adversarial: close() racing a queued metadata change', () => {
   });
 });
 
+describe('adversarial: close() note loses acknowledged entries', () => {
+  /**
+   * Same stale note as above, with the note's CAS slow (held in the store): close() has not moved the
+   * log to 'closed' yet, so appends are still taken and acknowledged in epoch 2 (recorded by the
+   * truncation). Then the note lands, restoring the epoch-1-only document: a reopen recovers epoch 1
+   * and the entries acknowledged in epoch 2 are gone.
+   */
+  it('entries acknowledged while close() records its note survive a reopen', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const store = new FileMetadataStore({ path: join(root, 'meta') });
+    const noteGate = deferred();
+    const noteReached = deferred();
+    const held = {
+      kind: 'file', get: (n: string) => store.get(n), list: () => store.list(), close: () => store.close(),
+      compareAndSet: async (n: string, m: LogMetadata, v: number) => {
+        if (m.closedAt) { noteReached.resolve(); await noteGate.promise; }
+        return store.compareAndSet(n, m, v);
+      },
+    } as unknown as MetadataStore;
+    const createGate = deferred();
+    const createReached = deferred();
+    let armCreate = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0, metadataStore: held, writeDeadlineMs: 60_000,
+      memberFactory: hookedFactory({
+        create: async (id) => { if (armCreate && id === 'b1') { armCreate = false; createReached.resolve(); await createGate.promise; } },
+      }),
+    }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 10; i++) acked.set((await log.append(entry(i))).index, entry(i));
+    armCreate = true;
+    const tp = log.truncateSuffix(10);
+    await createReached.promise;
+    const cp = log.close();
+    await new Promise((r) => setTimeout(r, 20));
+    createGate.resolve();
+    await tp;
+    acked.delete(10);
+    await noteReached.promise;
+    for (let i = 10; i <= 14; i++) acked.set((await log.append(entry(i, 'e2'))).index, entry(i, 'e2'));
+    noteGate.resolve();
+    await cp;
+    for (const id of ['b0', 'b1', 'b2']) t.recover(id);
+    let again: ReplicatedLog | undefined;
+    for (let k = 0; k < 2 && !again; k++) {
+      again = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, failoverTimeoutMs: 500 })
+        .then((l) => l as ReplicatedLog, () => undefined);
+      if (!again) {
+        for (const id of ['b0', 'b1', 'b2']) t.recover(id);
+        t.reportDataPathError('nobody', new Error('reselect'));
+        await until(() => t.active.length === 3, 2000, 'members back');
+      }
+    }
+    expect(again, 'reopen').toBeDefined();
+    try {
+      const bad: string[] = [];
+      for (const [i, want] of acked) {
+        const got = await again!.read(i).catch((e) => (e as { code?: string }).code);
+        if (!(Buffer.isBuffer(got) && got.equals(want))) bad.push(`${i}: ${Buffer.isBuffer(got) ? got.toString() : String(got)}`);
+      }
+      expect(bad, 'acknowledged entries lost or different after the reopen').toEqual([]);
+    } finally {
+      await again?.close();
+    }
+  });
+});
+
 describe('adversarial: leftovers of an unrecorded change', () => {
   /**
    * An ensemble change (or truncateSuffix) creates e<K> on its members with K = claimedEpoch + 1
