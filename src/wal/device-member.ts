@@ -48,9 +48,21 @@ import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import { copyKey, type CopyInfo, type CopyRef, type MemberLog, type ReplicaRecord } from './member-log.js';
 import { RECORD_HEADER_BYTES, RECORD_MAGIC, encodeRecords, parseRecordAt } from './record-format.js';
-import { isRawDevice, type RawDevice } from './device-replica.js';
 
-export { isRawDevice, type RawDevice };
+/** What the log needs from BlockBackend (src/backends/block.ts). */
+export interface RawDevice {
+  endpointId: string;
+  dataRegion(): { offsetBytes: number; lengthBytes: number; logicalBlockBytes?: number; blockBytes?: number };
+  writeRaw(offsetBytes: number, data: Uint8Array): Promise<unknown>;
+  readRaw(offsetBytes: number, lengthBytes: number): Promise<Buffer>;
+  flush(): Promise<void>;
+}
+
+export function isRawDevice(b: unknown): b is RawDevice {
+  const o = b as Partial<RawDevice>;
+  return typeof o?.dataRegion === 'function' && typeof o.writeRaw === 'function' && typeof o.readRaw === 'function' && typeof o.flush === 'function';
+}
+
 
 const SB_MAGIC = 0x32535758; // 'XWS2'
 const FENCE_MAGIC = 0x32465758; // 'XWF2'
