@@ -161,7 +161,7 @@ describe('adversarial: storage fence vs. a stale scan', () => {
       for (const [i, want] of acked) expect(await w2.read(i).catch((e) => e), `acknowledged entry ${i}`).toEqual(want);
     } finally {
       holdB2.resolve(); // b2's held write now meets the fence: W1 learns it is fenced
-      await until(() => w1.phase === 'fenced', 5000, 'old writer fenced').catch(() => undefined);
+      await until(() => w1.phase === 'fenced', 5000, 'old writer fenced').catch(() => console.log('W1 not fenced:', w1.phase, JSON.stringify(w1.stats().dataPathErrors)));
       await w1.close().catch(() => undefined);
       await w2.close();
     }
@@ -346,6 +346,34 @@ describe('adversarial: liveness after a failed ensemble change', () => {
     expect(outcome).toBe('ok 4');
     await log.close();
   }, 20_000);
+});
+
+describe('adversarial: garbage collection vs. the fenced writer', () => {
+  /**
+   * The new writer seals epoch 1 on the members that hold all of it and, at open, collects the copies
+   * the metadata does not name: the lagging member's s1 is removed. The old writer's write to that
+   * member then finds neither e1/<seg> nor s1 and reports XDBM_IO_ERROR instead of XDBM_FENCED: it
+   * reports a healthy member failed to the manager and starts an ensemble change instead of stopping.
+   */
+  it('the old writer\'s write to a lagging member whose fenced copy was collected fails with XDBM_FENCED, and no member is reported failed', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const holdB2 = deferred();
+    let holding = false;
+    const w1 = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 20_000, rereplicateIntervalMs: 0,
+      memberFactory: hookedFactory({ append: async (id) => { if (holding && id === 'b2') await holdB2.promise; } }),
+    }) as ReplicatedLog;
+    for (let i = 1; i <= 5; i++) await w1.append(entry(i));
+    holding = true;
+    await w1.append(entry(6)); // on b0, b1; b2's write is held
+    const w2 = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0, memberFactory: hookedFactory({}) });
+    holdB2.resolve();
+    await until(() => w1.phase === 'fenced' || w1.stats().dataPathErrors.length > 0, 5000, 'old writer saw the fence');
+    const errs = w1.stats().dataPathErrors.map((e) => `${e.endpointId}:${e.code}`);
+    expect({ phase: w1.phase, errs, reports: t.reports.map((r) => `${r.id}:${r.code}`) }).toEqual({ phase: 'fenced', errs: [], reports: [] });
+    await w1.close();
+    await w2.close();
+  });
 });
 
 describe('adversarial: file metadata store', () => {
