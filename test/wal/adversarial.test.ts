@@ -376,6 +376,29 @@ describe('adversarial: garbage collection vs. the fenced writer', () => {
   });
 });
 
+describe('adversarial: a fenced writer that does not know it yet', () => {
+  /**
+   * W1 (epoch 1, claimedEpoch 1) has not written since W2 claimed epoch 2 and wrote to e2. A manual
+   * switch makes W1 change its ensemble: its K is claimedEpoch(its own stale document) + 1 = 2, and
+   * chooseEnsemble's create(e2) on W2's members fails with EEXIST (not empty): W1 excludes them and
+   * REPORTS W2's healthy members failed to the manager, before its probe would have told it it is
+   * fenced.
+   */
+  it('a stale writer\'s ensemble change does not report the new writer\'s members failed', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 500 });
+    const w1 = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0, failoverTimeoutMs: 500, memberFactory: hookedFactory({}) }) as ReplicatedLog;
+    for (let i = 1; i <= 3; i++) await w1.append(entry(i));
+    const w2 = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0, failoverTimeoutMs: 500, memberFactory: hookedFactory({}) }) as ReplicatedLog;
+    await w2.append(entry(4)); // e2 on b0-b2 holds data now
+    t.switchActive('b2', 'b3');
+    await until(() => w1.phase === 'fenced' || t.reports.length > 0, 5000, 'W1 reacted');
+    await new Promise((r) => setTimeout(r, 200));
+    expect({ w1: w1.phase, reports: t.reports.map((r) => `${r.id}:${r.code}`) }).toEqual({ w1: 'fenced', reports: [] });
+    await w1.close();
+    await w2.close();
+  });
+});
+
 describe('adversarial: file metadata store', () => {
   /**
    * The CAS lock is broken once it is older than staleLockMs, but its holder may still be inside the
