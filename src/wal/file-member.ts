@@ -188,6 +188,12 @@ export class FileMember implements MemberLog {
     const existing = this.#copies.get(key);
     if (existing?.writable) return;
     if (existing?.fenced) throw this.#fencedError(copy);
+    // An empty e<K> found by the scan: made by a writer whose claim of K never got recorded (it
+    // writes nothing before its CAS); the writer that holds K now takes it over.
+    if (existing && existing.segments.length === 0 && (await readdir(existing.dir).catch(() => ['?'])).length === 0) {
+      existing.writable = true;
+      return;
+    }
     if (existing) throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `copy ${key} already exists on ${this.endpointId}: it belongs to another writer`);
     await this.#assertRoot();
     const dir = join(this.dir, key);
@@ -200,8 +206,10 @@ export class FileMember implements MemberLog {
         await mkdir(dir);
       } catch (e) {
         // An empty e<K> is a create() of a writer whose claim of K then lost its CAS (it never writes
-        // before its CAS succeeds): the writer that holds K now may take it over.
-        if (errno(e) !== 'EEXIST' || (await readdir(dir)).length > 0) throw e;
+        // before its CAS succeeds): the writer that holds K now may take it over. A non-empty one
+        // belongs to the writer that holds epoch K in the metadata: not us.
+        if (errno(e) !== 'EEXIST') throw e;
+        if ((await readdir(dir)).length > 0) throw this.#fencedError(copy);
       }
       await fsyncDir(this.dir);
     } catch (e) {
@@ -309,9 +317,17 @@ export class FileMember implements MemberLog {
       if (c.ref.by >= olderThanEpoch || keep(c.ref)) continue;
       for (const seg of c.segments) { const fh = seg.fh; seg.fh = undefined; await fh?.close().catch(() => undefined); }
       try {
+        if (c.fenced) {
+          // The segments go; the empty s<N> stays as a tombstone, so a fenced writer's late append
+          // still finds the fence (XDBM_FENCED), not a vanished member.
+          for (const seg of c.segments) await unlink(seg.path).catch((e) => { if (errno(e) !== 'ENOENT') throw e; });
+          // A lost create() race can leave an empty e<N> beside s<N>.
+          await rmdir(join(this.dir, `e${c.ref.epoch}`)).catch(() => undefined);
+          c.segments = [];
+          c.damaged.clear();
+          continue;
+        }
         await rm(c.dir, { recursive: true, force: true });
-        // A lost create() race can leave an empty e<N> beside s<N>.
-        if (c.fenced) await rmdir(join(this.dir, `e${c.ref.epoch}`)).catch(() => undefined);
       } catch (e) {
         throw fromSystemError(e, `remove ${c.dir}`);
       }

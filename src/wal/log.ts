@@ -59,7 +59,7 @@ const TRANSITIONS: Record<LogPhase, readonly LogPhase[]> = {
   /** a new ensemble is being prepared; survivors keep acknowledging meanwhile */
   changing: ['writing', 'stalled', 'fenced', 'closed'],
   /** no usable ensemble (quorum lost, metadata unavailable): appends wait for the next change */
-  stalled: ['changing', 'fenced', 'closed'],
+  stalled: ['changing', 'writing', 'fenced', 'closed'],
   /** another writer holds the log: everything fails with XDBM_FENCED */
   fenced: ['closed'],
   closed: [],
@@ -120,6 +120,8 @@ export class ReplicatedLog implements ManagedLog {
   #changeQueued = false;
   #wakers: (() => void)[] = [];
   #drained: (() => void)[] = [];
+  /** close() has begun: no new appends or truncations; what is in flight drains. */
+  #closeRequested = false;
   readonly #onActiveChanged: (e: { current?: string[] } | undefined) => void;
   readonly #stats: LogStats = {
     phase: 'opening', epoch: 0, appended: 0, acked: 0, ensembleChanges: [], checksumFailures: 0, readFallbacks: 0, dataPathErrors: [],
@@ -280,6 +282,7 @@ export class ReplicatedLog implements ManagedLog {
 
   #unusable(): XdbmError | null {
     if (this.#phase === 'closed' || this.#phase === 'opening') return new XdbmError(ErrorCode.CLOSED, `log ${this.name} is ${this.#phase === 'closed' ? 'closed' : 'not open yet'}`);
+    if (this.#closeRequested) return new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closing`);
     if (this.#fencedBy) return this.#fencedBy;
     return null;
   }
@@ -409,7 +412,19 @@ export class ReplicatedLog implements ManagedLog {
     const failed = new Set(this.#members.filter((m) => m.failed).map((m) => m.id));
     const active = this.#m.getActiveStorage().map((b) => b.endpointId);
     const same = !this.#needsNewEpoch && failed.size === 0 && this.#members.length === active.length && this.#members.every((m) => active.includes(m.id));
-    if (same) return;
+    if (same) {
+      // Back to the ensemble we have (a change that could not be made, then the manager returned to
+      // it): nothing was given back, so writing goes on in the current epoch.
+      if (this.#phase === 'stalled' || this.#phase === 'changing') { this.#to('writing'); this.#pumpAll(); this.#progress(); }
+      return;
+    }
+    // A writer replaced without knowing it yet learns it here, before it touches any member.
+    try {
+      await this.#mw.probe();
+    } catch (e) {
+      if (!isXdbmError(e, ErrorCode.FENCED)) this.#changeNotRecorded(e, 'ensemble');
+      return;
+    }
     this.#to('changing');
     const K = claimedEpoch(this.#mw.meta) + 1;
     let next: Member[];
@@ -464,23 +479,7 @@ export class ReplicatedLog implements ManagedLog {
       });
     } catch (e) {
       if (isXdbmError(e, ErrorCode.FENCED) || isXdbmError(e, ErrorCode.CLOSED)) return;
-      // The store did not answer: the ensemble stays as it is. Survivors that still make a quorum keep
-      // acknowledging; the change is tried again shortly (BookKeeper: no ensemble change without metadata).
-      const now = this.#clock.nowMs();
-      if (this.#phase === 'changing') this.#to(kind === 'ensemble' && this.#liveCount() >= this.#ackQuorum && !this.#needsNewEpoch ? 'writing' : 'stalled');
-      if (this.#unrecordedSinceMs === 0) {
-        this.#unrecordedSinceMs = now;
-        this.#stats.dataPathErrors.push({ endpointId: 'metadata', code: isXdbmError(e) ? e.code : ErrorCode.IO_ERROR, atMs: now });
-        if (this.#stats.dataPathErrors.length > 100) this.#stats.dataPathErrors.shift();
-      }
-      // Appends that cannot be acknowledged without the change fail after the failover timeout, as
-      // they would without a replacement (their indexes are reused only in a new epoch).
-      if (this.#phase === 'stalled' && now - this.#unrecordedSinceMs >= this.#failoverMs) {
-        this.#stall(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata unavailable for ${now - this.#unrecordedSinceMs} ms; the ensemble change cannot be recorded and fewer than ${this.#ackQuorum} members remain`, { cause: e }));
-      }
-      void sleep(this.#clock, Math.min(1000, Math.max(50, this.#deadlineMs / 4))).then(() => this.#scheduleChange('retry after metadata unavailable'));
-      this.#pumpAll();
-      this.#progress();
+      this.#changeNotRecorded(e, kind);
       return;
     }
     const ids = new Set(next.map((m) => m.id));
@@ -503,6 +502,33 @@ export class ReplicatedLog implements ManagedLog {
     // The manager may have moved again, or a member failed while we recorded.
     if (this.#members.some((m) => m.failed)) this.#scheduleChange('a member failed during the change');
     else this.#followManager(this.#m.getActiveStorage().map((b) => b.endpointId));
+  }
+
+  /**
+   * The store did not answer, so the change was not sent: the ensemble stays as it is. Survivors that
+   * still make a quorum keep acknowledging and the change is tried again shortly (BookKeeper: no
+   * ensemble change without metadata). Without a quorum the log stalls, and appends that cannot be
+   * acknowledged fail after the failover timeout (their indexes are reused only in a new epoch).
+   */
+  #changeNotRecorded(e: unknown, kind: 'ensemble' | 'truncate'): void {
+    // A truncation that could not be recorded changed nothing: its caller gets the error.
+    if (kind === 'truncate') return;
+    const now = this.#clock.nowMs();
+    const usable = this.#liveCount() >= this.#ackQuorum && !this.#needsNewEpoch;
+    if (this.#phase === 'changing' || this.#phase === 'writing' || this.#phase === 'stalled') this.#to(usable ? 'writing' : 'stalled');
+    if (this.#unrecordedSinceMs === 0) {
+      this.#unrecordedSinceMs = now;
+      this.#stats.dataPathErrors.push({ endpointId: 'metadata', code: isXdbmError(e) ? e.code : ErrorCode.IO_ERROR, atMs: now });
+      if (this.#stats.dataPathErrors.length > 100) this.#stats.dataPathErrors.shift();
+    }
+    if (this.#phase === 'stalled' && now - this.#unrecordedSinceMs >= this.#failoverMs) {
+      this.#stall(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata unavailable for ${now - this.#unrecordedSinceMs} ms; the ensemble change cannot be recorded and fewer than ${this.#ackQuorum} members remain`, { cause: e }));
+    }
+    {
+      void sleep(this.#clock, Math.min(1000, Math.max(50, this.#deadlineMs / 4))).then(() => this.#scheduleChange('retry after metadata unavailable'));
+    }
+    this.#pumpAll();
+    this.#progress();
   }
 
   #liveCount(): number {
@@ -650,6 +676,7 @@ export class ReplicatedLog implements ManagedLog {
 
   async close(): Promise<void> {
     if (this.#phase === 'closed') return;
+    this.#closeRequested = true;
     // Graceful: give in-flight writes and re-sends one write deadline to reach every member.
     if (!this.#fencedBy && this.#pending.length > 0) {
       await new Promise<void>((r) => {
@@ -658,10 +685,13 @@ export class ReplicatedLog implements ManagedLog {
       });
     }
     // A clean close tells the operations side where the open epoch ends (status, refusals).
-    if (!this.#fencedBy && this.#phase === 'writing' && !this.#recording) {
-      // One attempt, bounded: informational only (a late landing fails once the version moved).
-      const note = { ...this.#mw.meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } };
-      await this.#exclusive(() => this.#mw.note(note)).catch(() => undefined);
+    if (!this.#fencedBy && this.#phase !== 'opening') {
+      // One attempt, bounded: informational only (a late landing fails once the version moved). Built
+      // when its turn comes, from the metadata as it is then, and only if nothing is left to change.
+      await this.#exclusive(async () => {
+        if (this.#fencedBy || this.#phase !== 'writing' || this.#pending.some((p) => !p.acked)) return;
+        await this.#mw.note({ ...this.#mw.meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } });
+      }).catch(() => undefined);
     }
     this.#to('closed');
     this.#rereplicator.stop();

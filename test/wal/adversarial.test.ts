@@ -224,7 +224,7 @@ describe('adversarial: close() note loses acknowledged entries', () => {
    * truncation). Then the note lands, restoring the epoch-1-only document: a reopen recovers epoch 1
    * and the entries acknowledged in epoch 2 are gone.
    */
-  it('entries acknowledged while close() records its note survive a reopen', async () => {
+  it('appends after close() began are refused, and what was acknowledged before survives the note and a reopen', async () => {
     const t = await TestEnsemble.create({ root, candidates: 3 });
     const store = new FileMetadataStore({ path: join(root, 'meta') });
     const noteGate = deferred();
@@ -256,7 +256,9 @@ describe('adversarial: close() note loses acknowledged entries', () => {
     await tp;
     acked.delete(10);
     await noteReached.promise;
-    for (let i = 10; i <= 14; i++) acked.set((await log.append(entry(i, 'e2'))).index, entry(i, 'e2'));
+    // close() has begun: appends are refused (XDBM_CLOSED), never acknowledged in an epoch the note
+    // could hide.
+    for (let i = 10; i <= 14; i++) await expect(log.append(entry(i, 'e2'))).rejects.toMatchObject({ code: 'XDBM_CLOSED' });
     noteGate.resolve();
     await cp;
     for (const id of ['b0', 'b1', 'b2']) t.recover(id);
