@@ -8,6 +8,7 @@
  * staleLockMs (its holder died) is broken.
  */
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, XdbmError, fromSystemError } from '../../errors.js';
@@ -16,19 +17,21 @@ import type { LogMetadata, MetadataStore, VersionedMetadata } from './types.js';
 const NAME_RE = /^[A-Za-z0-9._-]{1,200}$/;
 
 /**
- * Whether the lock's holder (the pid written in it) is a process of this host that no longer exists:
- * a writer killed with -9 mid-CAS leaves its lock behind, and nobody should wait staleLockMs for it.
- * A lock of another host (shared file system) or one not yet written is never judged here.
+ * Who holds a lock (`pid@host#token`, written by #acquire) and whether it may be broken:
+ *   - a holder on this host is judged by its pid alone: dead (killed with -9 mid-CAS) is broken at
+ *     once, alive is never broken however slow it is (breaking a live holder lets two CAS from the
+ *     same version both succeed);
+ *   - a holder on another host (a shared file system) or an unreadable lock is judged by age.
  */
-async function holderGone(lock: string): Promise<boolean> {
+async function lockVerdict(lock: string): Promise<'dead' | 'alive' | 'unknown'> {
   const text = await readFile(lock, 'utf8').catch(() => '');
-  const m = /^(\d+)@(.+)$/.exec(text.trim());
-  if (!m || m[2] !== hostname()) return false;
+  const m = /^(\d+)@([^#]+)#/.exec(text.trim());
+  if (!m || m[2] !== hostname()) return 'unknown';
   try {
     process.kill(Number(m[1]), 0);
-    return false;
+    return 'alive';
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    return (e as NodeJS.ErrnoException).code === 'ESRCH' ? 'dead' : 'alive';
   }
 }
 
@@ -87,7 +90,7 @@ export class FileMetadataStore implements MetadataStore {
     const path = this.#path(logName);
     await mkdir(this.dir, { recursive: true }).catch((e) => { throw fromSystemError(e, `mkdir ${this.dir}`); });
     const lock = `${path}.lock`;
-    await this.#acquire(lock);
+    const token = await this.#acquire(lock);
     try {
       const cur = await this.get(logName);
       const curVersion = cur?.version ?? 0;
@@ -106,6 +109,10 @@ export class FileMetadataStore implements MetadataStore {
         } finally {
           await fh.close();
         }
+        // Still ours? (Only a lock of another host can have been broken by age meanwhile.)
+        if ((await readFile(lock, 'utf8').catch(() => '')) !== token) {
+          throw new XdbmError(ErrorCode.IO_ERROR, `metadata lock ${lock} was taken over while this compare-and-set ran; nothing written`);
+        }
         await rename(tmp, path);
         const d = await open(this.dir, 'r');
         try { await d.sync(); } finally { await d.close(); }
@@ -115,28 +122,32 @@ export class FileMetadataStore implements MetadataStore {
       }
       return version;
     } finally {
-      await unlink(lock).catch(() => undefined);
+      // Only our own lock goes.
+      if ((await readFile(lock, 'utf8').catch(() => '')) === token) await unlink(lock).catch(() => undefined);
     }
   }
 
-  async #acquire(lock: string): Promise<void> {
+  /** Takes the lock; resolves the token written in it. */
+  async #acquire(lock: string): Promise<string> {
     const deadline = Date.now() + this.#lockWaitMs;
+    const token = `${process.pid}@${hostname()}#${randomUUID()}`;
     for (let attempt = 0; ; attempt++) {
       try {
         const fh = await open(lock, 'wx');
-        await fh.writeFile(`${process.pid}@${hostname()}`);
-        await fh.close();
-        return;
+        try { await fh.writeFile(token); } finally { await fh.close(); }
+        return token;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(e, `lock ${lock}`);
       }
       const st = await stat(lock).catch(() => undefined);
-      if (st && (Date.now() - st.mtimeMs > this.#staleLockMs || (await holderGone(lock)))) {
+      const verdict = st ? await lockVerdict(lock) : 'unknown';
+      if (st && (verdict === 'dead' || (verdict === 'unknown' && Date.now() - st.mtimeMs > this.#staleLockMs))) {
         await unlink(lock).catch(() => undefined);
         continue;
       }
       if (Date.now() > deadline) {
-        throw new XdbmError(ErrorCode.CAS_CONFLICT, `metadata lock ${lock} held for more than ${this.#lockWaitMs} ms`);
+        // Not a conflict: nothing was compared. The caller may try again (the holder is slow).
+        throw new XdbmError(ErrorCode.IO_TIMEOUT, `metadata lock ${lock} held by a live process for more than ${this.#lockWaitMs} ms`);
       }
       await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
     }
