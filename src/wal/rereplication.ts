@@ -105,12 +105,12 @@ export class Rereplicator {
       const ranges = this.ranges();
       d.stats.underReplicatedEntries = countEntries(ranges);
       if (!d.usable()) return;
+      // Every range in one pass (one chunk in flight at a time): after a member loss many small epochs
+      // may need copies at once, and the next loss should find them done.
       for (const r of ranges) {
+        if (this.#stopped || !d.usable()) break;
         if (r.epoch === d.epoch()) continue; // the open epoch: the writer's ensemble changes keep it whole
-        if (await this.#repair(r)) {
-          d.stats.underReplicatedEntries = countEntries(this.ranges());
-          return;
-        }
+        if (await this.#repair(r)) d.stats.underReplicatedEntries = countEntries(this.ranges());
       }
     } catch {
       // A failed pass is retried at the next tick; the count stays visible meanwhile.
