@@ -261,7 +261,8 @@ export class ReplicatedLog implements ManagedLog {
   }
 
   async read(index: number): Promise<Buffer> {
-    const bad = this.#phase === 'closed' ? new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`) : null;
+    // A fenced writer's view may be stale (the new writer may have cut and rewritten indexes): no reads.
+    const bad = this.#phase === 'closed' ? new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`) : this.#fencedBy;
     if (bad) throw bad;
     if (!Number.isSafeInteger(index) || index < this.#mw.meta.firstIndex || index > this.#lastAcked) {
       throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#mw.meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });

@@ -125,11 +125,22 @@ export class Rereplicator {
     const counts = healthyHolders(d.manager);
     const targets = d.members().filter((m) => !m.failed && !r.holders.includes(m.id) && counts(m.id)).slice(0, need);
     if (targets.length === 0) return false;
-    const by = d.epoch();
-    const copy: CopyRef = { epoch: r.epoch, by };
-    for (const t of targets) {
-      await withMemberDeadline(d.clock, t.log, () => t.log.create(copy), d.deadlineMs, `create copy of epoch ${r.epoch} on ${t.id}`);
+    // A copy this writer already started on a target (an earlier pass cut short by an ensemble change)
+    // is resumed, not started over under the new epoch.
+    const started = targets.flatMap((t) => t.log.copies().filter((c) => c.epoch === r.epoch && c.by >= d.openEpoch() && c.by !== c.epoch && !c.fenced));
+    let by = started.length > 0 ? Math.max(...started.map((c) => c.by)) : d.epoch();
+    const createAll = async (c: CopyRef): Promise<void> => {
+      for (const t of targets) await withMemberDeadline(d.clock, t.log, () => t.log.create(c), d.deadlineMs, `create copy of epoch ${r.epoch} on ${t.id}`);
+    };
+    try {
+      await createAll({ epoch: r.epoch, by });
+    } catch (e) {
+      // The started copy cannot be resumed (its member was reopened meanwhile): start over.
+      if (by === d.epoch()) throw e;
+      by = d.epoch();
+      await createAll({ epoch: r.epoch, by });
     }
+    const copy: CopyRef = { epoch: r.epoch, by };
     let done = r.fromIndex - 1;
     for (let start = r.fromIndex; start <= r.toIndex; start += d.chunkEntries) {
       if (this.#stopped || !d.usable()) return false;
