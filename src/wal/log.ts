@@ -155,7 +155,8 @@ export class ReplicatedLog implements ManagedLog {
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
       meta: () => this.#mw.meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
       openEpoch: () => this.#openEpoch,
-      usable: () => this.#phase === 'writing' && !this.#recording,
+      // Copies may go on while an ensemble change is prepared (the record itself waits on the chain).
+      usable: () => this.#phase === 'writing' || this.#phase === 'changing',
       record: (build) => this.#exclusive(async () => {
         try { await this.#commit(build); } finally { this.#progress(); }
       }),
