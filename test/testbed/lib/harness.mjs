@@ -167,7 +167,9 @@ export async function runFault(spec) {
     result.victimNode = vStatus.nodeId;
     result.activesBeforeFault = manager.getActiveBackends().map((a) => `${a.endpointId}@${a.nodeId}`);
 
-    walLog = await openLog(manager, `testbed-${spec.name}-${Date.now()}`);
+    // One log for the whole suite, reopened by every fault (a device holds the copies of one log, and
+    // every reopen is a recovery after the previous fault's writer closed it).
+    walLog = await openLog(manager, 'testbed-wal');
     writers = new Writers(walLog, WRITERS);
     writers.start();
     await sleep(spec.warmMs ?? 3000);
