@@ -156,7 +156,7 @@ export class ReplicatedLog implements ManagedLog {
       meta: () => this.#mw.meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
       openEpoch: () => this.#openEpoch,
       // Copies may go on while an ensemble change is prepared (the record itself waits on the chain).
-      usable: () => this.#phase === 'writing' || this.#phase === 'changing',
+      usable: () => this.#phase === 'writing' || this.#phase === 'changing' || this.#phase === 'stalled',
       record: (build) => this.#exclusive(async () => {
         try { await this.#commit(build); } finally { this.#progress(); }
       }),
