@@ -15,7 +15,7 @@ import { withMemberDeadline } from './io-deadline.js';
 import { countingHolders } from './log-registry.js';
 import type { LogReader } from './log-reader.js';
 import type { LogStats } from './log-types.js';
-import type { CopyRef, ReplicaRecord } from './member-log.js';
+import type { CopyInfo, CopyRef, MemberLog, ReplicaRecord } from './member-log.js';
 import type { Member, MemberPool } from './members.js';
 import type { LogMetadata } from './metadata/types.js';
 
@@ -123,11 +123,22 @@ export class Rereplicator {
     const d = this.#d;
     const need = d.ackQuorum - r.healthy.length;
     const counts = healthyHolders(d.manager);
-    const targets = d.members().filter((m) => !m.failed && !r.holders.includes(m.id) && counts(m.id)).slice(0, need);
+    // Targets: healthy backends that are not holders. Those holding a copy of this range that this
+    // writer already started (a pass cut short by a fault or an ensemble change) come first, so the
+    // copy is resumed, not started over elsewhere; then current members.
+    const startedOn = (log: MemberLog): CopyInfo[] =>
+      log.copies().filter((c) => c.epoch === r.epoch && c.by >= d.openEpoch() && c.by !== c.epoch && !c.fenced);
+    const pool = new Map<string, { id: string; log: MemberLog }>();
+    for (const m of d.members()) if (!m.failed) pool.set(m.id, { id: m.id, log: m.log });
+    for (const c of d.manager.getCandidates()) {
+      const log = d.pool.peek(c.endpointId);
+      if (log && !pool.has(c.endpointId) && startedOn(log).length > 0) pool.set(c.endpointId, { id: c.endpointId, log });
+    }
+    const eligible = [...pool.values()].filter((t) => !r.holders.includes(t.id) && counts(t.id));
+    eligible.sort((a, b) => Number(startedOn(b.log).length > 0) - Number(startedOn(a.log).length > 0));
+    const targets = eligible.slice(0, need);
     if (targets.length === 0) return false;
-    // A copy this writer already started on a target (an earlier pass cut short by an ensemble change)
-    // is resumed, not started over under the new epoch.
-    const started = targets.flatMap((t) => t.log.copies().filter((c) => c.epoch === r.epoch && c.by >= d.openEpoch() && c.by !== c.epoch && !c.fenced));
+    const started = targets.flatMap((t) => startedOn(t.log));
     let by = started.length > 0 ? Math.max(...started.map((c) => c.by)) : d.epoch();
     const createAll = async (c: CopyRef): Promise<void> => {
       for (const t of targets) await withMemberDeadline(d.clock, t.log, () => t.log.create(c), d.deadlineMs, `create copy of epoch ${r.epoch} on ${t.id}`);
