@@ -134,8 +134,17 @@ export class Rereplicator {
       const log = d.pool.peek(c.endpointId);
       if (log && !pool.has(c.endpointId) && startedOn(log).length > 0) pool.set(c.endpointId, { id: c.endpointId, log });
     }
-    const eligible = [...pool.values()].filter((t) => !r.holders.includes(t.id) && counts(t.id));
-    eligible.sort((a, b) => Number(startedOn(b.log).length > 0) - Number(startedOn(a.log).length > 0));
+    let eligible = [...pool.values()].filter((t) => !r.holders.includes(t.id) && counts(t.id));
+    if (eligible.length < need) {
+      // Not enough among the members (the ensemble may be stalled): any healthy candidate can hold a copy.
+      for (const c of d.manager.getCandidates()) {
+        if (eligible.length >= need + 1) break;
+        if (pool.has(c.endpointId) || r.holders.includes(c.endpointId) || !counts(c.endpointId)) continue;
+        const log = await d.pool.get(c.endpointId).catch(() => undefined);
+        if (log) eligible.push({ id: c.endpointId, log });
+      }
+    }
+    eligible = eligible.sort((a, b) => Number(startedOn(b.log).length > 0) - Number(startedOn(a.log).length > 0));
     const targets = eligible.slice(0, need);
     if (targets.length === 0) return false;
     const started = targets.flatMap((t) => startedOn(t.log));
