@@ -165,11 +165,10 @@ export class Rereplicator {
     for (let start = r.fromIndex; start <= r.toIndex; start += d.chunkEntries) {
       if (this.#stopped || !d.usable()) return false;
       const end = Math.min(r.toIndex, start + d.chunkEntries - 1);
-      const batch: ReplicaRecord[] = [];
-      for (let i = start; i <= end; i++) {
-        if (targets.every((t) => t.log.lastIndex(copy) >= i)) continue; // copied by an earlier pass
-        batch.push({ index: i, payload: await d.reader.read(i) });
-      }
+      const wanted: number[] = [];
+      for (let i = start; i <= end; i++) if (!targets.every((t) => t.log.lastIndex(copy) >= i)) wanted.push(i); // else copied by an earlier pass
+      // The chunk's reads in parallel (each tries the holders in turn and checks every record).
+      const batch: ReplicaRecord[] = await Promise.all(wanted.map(async (i) => ({ index: i, payload: await d.reader.read(i) })));
       for (const t of targets) {
         const todo = batch.filter((x) => x.index > t.log.lastIndex(copy));
         if (todo.length === 0) continue;
