@@ -144,7 +144,7 @@ export class ReplicatedLog implements ManagedLog {
     const factory = opts.memberFactory ?? defaultMemberFactory({ segmentBytes, maxBatchBytes: this.#maxBatchBytes });
     this.#store = opts.metadataStore;
     this.#ownStore = !opts.metadataStore;
-    this.#pool = new MemberPool({ name, manager, factory, deadlineMs: this.#deadlineMs, clock: this.#clock });
+    this.#pool = new MemberPool({ name, manager, factory, deadlineMs: this.#deadlineMs, openDeadlineMs: Math.max(this.#deadlineMs, this.#failoverMs), clock: this.#clock });
     this.#reader = new LogReader({
       name, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, stats: this.#stats,
       meta: () => this.#mw.meta, members: () => this.#members, lastIndex: () => this.#lastAcked,

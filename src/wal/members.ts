@@ -41,6 +41,11 @@ export interface MemberPoolOptions {
   manager: BackendManagerApi;
   factory: MemberFactory;
   deadlineMs: number;
+  /**
+   * Bound of opening a member: connecting a device the log has no instance of (NVMe/TCP connect) and
+   * scanning what is on it takes far longer than one write, and nothing waits on it but recovery.
+   */
+  openDeadlineMs?: number;
   clock: Clock;
 }
 
@@ -100,12 +105,12 @@ export class MemberPool {
     if (isRawDevice(b) && !o.manager.getActiveStorage().includes(b)) {
       const own = await createBackend(b.config);
       entry.own = own;
-      await withMemberDeadline(o.clock, b, () => own.init(), o.deadlineMs, `open ${b.endpointId} for log ${o.name}`);
+      await withMemberDeadline(o.clock, b, () => own.init(), o.openDeadlineMs ?? o.deadlineMs, `open ${b.endpointId} for log ${o.name}`);
       target = own;
     }
     const log = o.factory(target, o.name);
     try {
-      await withMemberDeadline(o.clock, log, () => log.open(), o.deadlineMs, `open log ${o.name} on ${b.endpointId}`);
+      await withMemberDeadline(o.clock, log, () => log.open(), o.openDeadlineMs ?? o.deadlineMs, `open log ${o.name} on ${b.endpointId}`);
     } catch (e) {
       void withDeadline(o.clock, log.close(), o.deadlineMs, 'close').catch(() => undefined);
       if (entry.own) void entry.own.close().catch(() => undefined);

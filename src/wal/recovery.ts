@@ -87,7 +87,8 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
       if (!log.copies().some((c) => sameCopy(c, lastCopy))) {
         throw new XdbmError(ErrorCode.NOT_FOUND, `${id} holds no copy of epoch ${last.epoch} of log ${o.name}`, { details: { endpointId: id } });
       }
-      await withMemberDeadline(o.clock, log, () => log.fence(last.epoch), o.deadlineMs, `fence epoch ${last.epoch} of ${o.name} on ${id}`);
+      // A fence writes and then scans the copy again: bounded like an open, not like one write.
+      await withMemberDeadline(o.clock, log, () => log.fence(last.epoch), Math.max(o.deadlineMs, o.failoverTimeoutMs), `fence epoch ${last.epoch} of ${o.name} on ${id}`);
       reachable.push({ id, log });
     } catch (e) {
       if (isXdbmError(e, ErrorCode.CLOSED)) throw e;
