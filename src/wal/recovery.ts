@@ -79,7 +79,8 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
   const lastCopy: CopyRef = { epoch: last.epoch, by: last.epoch };
   const reachable: { id: string; log: MemberLog }[] = [];
   const unreachable: { id: string; code: string }[] = [];
-  for (const id of new Set(last.members)) {
+  // Every member at once: opening a device member may mean an NVMe/TCP connect and a ring scan.
+  const results = await Promise.all([...new Set(last.members)].map(async (id) => {
     try {
       const log = await o.pool.get(id);
       // A member named by the epoch always has the copy's directory (made before the CAS that named
@@ -89,12 +90,16 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
       }
       // A fence writes and then scans the copy again: bounded like an open, not like one write.
       await withMemberDeadline(o.clock, log, () => log.fence(last.epoch), Math.max(o.deadlineMs, o.failoverTimeoutMs), `fence epoch ${last.epoch} of ${o.name} on ${id}`);
-      reachable.push({ id, log });
+      return { ok: true as const, id, log };
     } catch (e) {
-      if (isXdbmError(e, ErrorCode.CLOSED)) throw e;
-      unreachable.push({ id, code: isXdbmError(e) ? e.code : ErrorCode.IO_ERROR });
       o.pool.drop(id);
+      return { ok: false as const, id, e };
     }
+  }));
+  for (const r of results) {
+    if (r.ok) reachable.push({ id: r.id, log: r.log });
+    else if (isXdbmError(r.e, ErrorCode.CLOSED)) throw r.e;
+    else unreachable.push({ id: r.id, code: isXdbmError(r.e) ? r.e.code : ErrorCode.IO_ERROR });
   }
   if (unreachable.length >= o.ackQuorum) {
     throw new XdbmError(ErrorCode.QUORUM_LOST,

@@ -144,7 +144,8 @@ describe('adversarial: storage fence vs. a stale scan', () => {
     const w2p = openManagedLog(t.asManager(), 'raft', {
       writeDeadlineMs: 20_000, rereplicateIntervalMs: 0,
       memberFactory: hookedFactory({
-        fence: async (id, epoch) => { if (id === 'b0' && epoch === 1) { fenceReached.resolve(); await fenceGate.promise; } },
+        // Recovery opens (scans) every member, then fences them (in parallel): hold every fence.
+        fence: async (id, epoch) => { if (epoch === 1) { if (id === 'b0') fenceReached.resolve(); await fenceGate.promise; } },
       }),
     });
     await fenceReached.promise;
