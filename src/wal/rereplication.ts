@@ -110,7 +110,9 @@ export class Rereplicator {
       for (const r of ranges) {
         if (this.#stopped || !d.usable()) break;
         if (r.epoch === d.epoch()) continue; // the open epoch: the writer's ensemble changes keep it whole
-        if (await this.#repair(r)) d.stats.underReplicatedEntries = countEntries(this.ranges());
+        // One range that cannot be copied now (a holder or target failing) must not hold up the rest.
+        const done = await this.#repair(r).catch(() => false);
+        if (done) d.stats.underReplicatedEntries = countEntries(this.ranges());
       }
     } catch {
       // A failed pass is retried at the next tick; the count stays visible meanwhile.
