@@ -24,6 +24,8 @@ export const ErrorCode = {
   IO_TIMEOUT: 'XDBM_IO_TIMEOUT',
   NO_SPACE: 'XDBM_NO_SPACE',
   NOT_MOUNTED: 'XDBM_NOT_MOUNTED',
+  /** A backend root (directory) that does not exist: it is never created, the backend fails instead. */
+  NOT_FOUND: 'XDBM_NOT_FOUND',
   STALE_HANDLE: 'XDBM_STALE_HANDLE',
   OUT_OF_PROBE_AREA: 'XDBM_OUT_OF_PROBE_AREA',
   VERIFY_MISMATCH: 'XDBM_VERIFY_MISMATCH',
