@@ -177,8 +177,8 @@ describe('xdbm daemon + CLI over the admin socket', () => {
   it('metrics prints the Prometheus text over the socket', async () => {
     const m = await x('metrics');
     expect(m.code).toBe(0);
-    expect(m.stdout).toMatch(/^xdbm_total_backend_count 5$/m);
-    expect(JSON.parse((await x('metrics', '--json')).stdout).text).toMatch(/^xdbm_healthy_backend_count \d+$/m);
+    expect(m.stdout).toMatch(/^xdbm_backends 5$/m);
+    expect(JSON.parse((await x('metrics', '--json')).stdout).text).toMatch(/^xdbm_healthy_backends \d+$/m);
   });
 
   it('every command has --help', async () => {
