@@ -86,6 +86,8 @@ export interface ReloadResult {
   added: string[];
   removed: string[];
   changed: string[];
+  /** Manager-wide settings that changed (`target_active_backends 3 -> 2`), counted in the summary's "changed". */
+  settings: string[];
 }
 
 export interface BackendManagerApi {

@@ -380,7 +380,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
   async #applyConfig(next: ManagerConfig): Promise<ReloadResult> {
     if (next.sourcePath === undefined && this.#config.sourcePath !== undefined) next.sourcePath = this.#config.sourcePath;
     const d = diffConfig(this.#config, next);
-    const result = { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed };
+    const result = { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed, settings: d.settings };
     if (this.#state === 'new') {
       this.#config = next; // nothing built yet: start() builds from this config
       return result;

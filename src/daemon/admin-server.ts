@@ -69,6 +69,9 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   fs.unlinkSync(socketPath);
 }
 
+/** Longest Unix socket path (sun_path is 108 bytes, NUL included). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
 export class AdminServer {
   readonly socketPath: string;
   #server?: net.Server;
@@ -81,6 +84,13 @@ export class AdminServer {
   }
 
   async listen(): Promise<void> {
+    // sun_path holds 108 bytes with the NUL: a longer path would bind a truncated name (a stray file
+    // elsewhere, and a socket the CLI never finds). Refuse it before creating anything.
+    if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH_BYTES) {
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `socket path ${this.socketPath} is ${Buffer.byteLength(this.socketPath)} bytes, more than the ${MAX_SOCKET_PATH_BYTES} a Unix socket allows: choose a shorter --socket path`, {
+        details: { socketPath: this.socketPath },
+      });
+    }
     const dir = path.dirname(this.socketPath);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     await clearStaleSocket(this.socketPath);

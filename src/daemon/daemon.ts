@@ -3,6 +3,7 @@
  * optionally HTTP (/metrics, dashboard, read-only /api) on loopback; evaluates alert rules; reloads
  * its config on `xdbm reload`, SIGHUP and file change; stops cleanly on SIGTERM/SIGINT.
  */
+import path from 'node:path';
 import type { AlertsView, StatsView } from '../client/protocol.js';
 import { AlertEvaluator, type AlertTransition } from '../alerts/evaluator.js';
 import { MonitoringSampler, metricValues, toMonitoringMetrics, type MonitoringMetrics } from '../alerts/monitoring.js';
@@ -315,7 +316,7 @@ export class XdbmDaemon {
           alertRules: cfg.alerts.length,
         };
       },
-      parseNode: (text, sourceName) => parseNode(text, sourceName),
+      parseNode: (text, sourceName) => parseNode(text, sourceName, this.#reload ? path.dirname(this.#reload.file) : undefined),
       alerts: () => this.alertsView(),
       stats: () => this.statsView(),
       metricsText: () => this.#metricsText(),

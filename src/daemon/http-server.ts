@@ -56,7 +56,10 @@ function readToken(file: string): string {
   try {
     text = fs.readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new XdbmError(ErrorCode.CONFIG_NOT_FOUND, `cannot read the HTTP token file ${file}: ${(e as Error).message}`, { cause: e });
+    throw new XdbmError(ErrorCode.CONFIG_NOT_FOUND, `cannot read the HTTP token file ${file}: ${(e as Error).message}`, {
+      cause: e,
+      details: { tokenFile: file, hint: `write a long random token into the token file (one line, plain text), e.g. \`openssl rand -hex 32 > ${file}\`, or give another --token-file` },
+    });
   }
   if (text.length < 16) {
     throw new XdbmError(ErrorCode.CONFIG_INVALID, `the HTTP token in ${file} is shorter than 16 characters; write a long random one, e.g. \`openssl rand -hex 32 > ${file}\``);

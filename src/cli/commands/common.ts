@@ -74,7 +74,10 @@ export function reportError(e: unknown, json = false, hints: Partial<Record<stri
   } else if (msg.includes('\n')) {
     for (const l of msg.split('\n').slice(1)) lines.push(l);
   }
-  const hint = isXdbmError(e) ? hints[e.code] ?? HINTS[e.code] : undefined;
+  // an error may carry its own hint (details.hint) when the code's generic one would mislead, e.g. a
+  // missing token file is CONFIG_NOT_FOUND but is no YAML file
+  const own = isXdbmError(e) && typeof e.details?.hint === 'string' ? e.details.hint : undefined;
+  const hint = isXdbmError(e) ? own ?? hints[e.code] ?? HINTS[e.code] : undefined;
   if (hint) lines.push(`  fix: ${hint}`);
   process.stderr.write(lines.join('\n') + '\n');
   return code;

@@ -1,0 +1,109 @@
+/**
+ * Operator input the daemon and CLI must judge right: decimal-only weights, an over-long socket path,
+ * the token-file hint, relative paths in `nodes add`, a non-YAML file given to reload, and a reload
+ * summary that counts manager-wide settings. Real daemon, real CLI processes, real files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterYaml, cli, ensureBuilt, startDaemon, tempDir, writeCluster, type DaemonHandle } from './helpers/harness.js';
+
+describe('operator input against a running daemon', () => {
+  let dir: string;
+  let cfg: string;
+  let d: DaemonHandle;
+  const x = (...args: string[]) => cli([...args, '--socket', d.socket]);
+
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = tempDir();
+    cfg = writeCluster(dir, { nodes: 4 });
+    d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 'a.sock'), '--no-http', '--no-watch']);
+  });
+
+  afterAll(async () => {
+    await d?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(['0x1', '0b1', '1e0', ' 1', '+1', '.', ''])('weight %j is refused (decimal numbers only), exit 2', async (w) => {
+    const r = await x('weight', 'local-01', w);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/weight must be a number from 0 to 1/);
+  });
+
+  it('decimal weights are accepted', async () => {
+    for (const w of ['0.5', '1', '0', '.25', '1.0']) expect((await x('weight', 'local-02', w)).code).toBe(0);
+  });
+
+  it('nodes add resolves a relative file: path against the config file\'s directory, not the daemon\'s', async () => {
+    fs.mkdirSync(path.join(dir, 'rel-root'));
+    const nodeDir = path.join(dir, 'elsewhere');
+    fs.mkdirSync(nodeDir);
+    const nodeFile = path.join(nodeDir, 'node.yaml');
+    fs.writeFileSync(nodeFile, ['node_id: node-rel', 'address: 127.0.0.42', 'endpoints:', '  - endpoint_id: local-rel', '    type: local', '    connection_string: file:rel-root'].join('\n') + '\n');
+    const add = await x('nodes', 'add', nodeFile);
+    expect(add.stderr).toBe('');
+    expect(add.code).toBe(0);
+    const st = JSON.parse((await x('status', 'local-rel', '--json')).stdout) as { connectionString: string };
+    expect(st.connectionString).toBe(`file://${path.join(dir, 'rel-root')}`);
+    expect((await x('nodes', 'remove', 'node-rel')).code).toBe(0);
+  });
+
+  it('reload of a file that is no YAML config quotes none of its lines, in the answer or the log', async () => {
+    const secret = path.join(dir, 'shadow');
+    fs.writeFileSync(secret, 'root:$y$j9T$SECRETHASH:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n');
+    const bin = path.join(dir, 'binary');
+    fs.writeFileSync(bin, Buffer.from([0, 1, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54, 0x58, 0xff, 0x0a]));
+    for (const f of [secret, bin]) {
+      const r = await x('reload', f);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/XDBM_CONFIG_INVALID/);
+      expect(r.stderr + r.stdout).not.toMatch(/SECRET|daemon:\*/);
+    }
+    expect(d.stderr()).toMatch(/config reload rejected/);
+    expect(d.stderr()).not.toMatch(/SECRET|daemon:\*/);
+  });
+
+  it('the reload summary counts a changed target_active_backends', async () => {
+    fs.writeFileSync(cfg, clusterYaml(dir, { nodes: 4 }).replace('target_active_backends: 3', 'target_active_backends: 2'));
+    const r = await x('reload');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\(added 0, removed 0, changed 1\)/);
+    expect(r.stdout).toContain('settings: target_active_backends 3 -> 2');
+  });
+});
+
+describe('daemon start-up refusals', () => {
+  it('a socket path over 107 bytes is refused up front, leaving no file behind', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    try {
+      const cfg = writeCluster(dir, { nodes: 3 });
+      const deep = path.join(dir, 'x'.repeat(60), 'y'.repeat(60));
+      const sock = path.join(deep, 'd.sock');
+      const r = await cli(['daemon', '--config', cfg, '--socket', sock, '--no-http', '--no-watch']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/more than the 107 a Unix socket allows/);
+      expect(fs.existsSync(path.join(dir, 'x'.repeat(60)))).toBe(false);
+      expect(fs.readdirSync(dir).filter((n) => !n.startsWith('be-') && n !== 'xdbm.yaml')).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing token file gets a hint about the token file, not about YAML', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    try {
+      const cfg = writeCluster(dir, { nodes: 3 });
+      const r = await cli(['daemon', '--config', cfg, '--socket', path.join(dir, 't.sock'), '--http', '127.0.0.1:0', '--token-file', path.join(dir, 'absent-token'), '--no-watch']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/token file/);
+      expect(r.stderr).not.toMatch(/YAML/);
+      expect(r.stderr).toMatch(/fix: write a long random token/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
