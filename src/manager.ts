@@ -10,7 +10,7 @@ import { createBackend } from './backends/index.js';
 import { withIoTimeout } from './backends/io-timeout.js';
 import { configToYaml, validateManagerConfig, validateNodeAgainst } from './config/index.js';
 import type { ManagerConfig, NodeConfig } from './config/types.js';
-import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from './errors.js';
+import { ErrorCode, XdbmError, fromSystemError, isProcessResourceFault, isXdbmError } from './errors.js';
 import { diffConfig, endpointsOf } from './failover/config-diff.js';
 import { FailoverManager } from './failover/failover-manager.js';
 import { warmUp } from './failover/warmup.js';
@@ -95,6 +95,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
         endpoints: () => [...this.#entries.values()].map((e) => ({ endpointId: e.endpoint.endpointId, type: e.endpoint.type })),
         backend: (id) => this.#entries.get(id)?.backend,
         onTransition: (id, t, reason) => this.#onTransition(id, t, reason),
+        onProcessFault: (id, code, message) => this.emit('process-fault', { endpointId: id, code, message }),
         onRoundComplete: () => this.#afterRound(),
         isActive: (id) => this.#actives.includes(id),
       },
@@ -324,8 +325,13 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     const e = this.#entry(endpointId);
     const err = fromSystemError(error, `${endpointId}: data path`);
     this.#ops.record(0, false);
-    // A write racing a switch sees the replaced backend closed: not a fault of that backend.
+    // A write racing a switch sees the replaced backend closed: not a fault of that backend. Nor is
+    // the daemon running out of descriptors or memory (EMFILE, ENFILE, ENOMEM): that is ours.
     if (err.code === ErrorCode.CLOSED || !this.#monitor) return;
+    if (isProcessResourceFault(err.code, err.errno)) {
+      this.emit('process-fault', { endpointId, code: err.code, message: err.message });
+      return;
+    }
     const wasFailed = this.#monitor.record(endpointId).health.state === 'FAILED';
     this.#monitor.markFailed(e.endpoint.endpointId, err.code, err.message);
     if (wasFailed && this.#actives.includes(endpointId)) this.#failActive(endpointId, 'data-path');
