@@ -39,6 +39,8 @@ export interface StatsView {
 export interface AlertsView {
   rules: AlertRuleState[];
   firing: AlertRuleState[];
+  /** Alerts on the daemon itself (out of descriptors or memory), never about a backend. */
+  daemon?: Array<{ ruleName: string; severity: 'critical'; firingSinceMs: number; lastFaultMs: number; faults: number }>;
 }
 
 export interface ValidateView {

@@ -41,6 +41,10 @@ export interface DaemonOptions {
 
 export const DEFAULT_HTTP = '127.0.0.1:9464';
 
+/** The daemon-level alert raised on EMFILE/ENFILE/ENOMEM in a probe or on the data path. */
+const PROCESS_FAULT_RULE = 'DaemonResourcesExhausted';
+/** It clears after this long without a new fault (auto-clear, so one burst does not page for a day). */
+const PROCESS_FAULT_CLEAR_MS = 60_000;
 const MUTATING = new Set(['failover', 'reload', 'weight', 'reselect', 'nodesAdd', 'nodesRemove']);
 
 /** Request params for the log, without file contents. */
@@ -65,6 +69,8 @@ export class XdbmDaemon {
   readonly prom = new XdbmPromMetrics({ processMetrics: true });
   #manager!: BackendManagerApi;
   #evaluator = new AlertEvaluator();
+  /** The daemon-level alert on its own resource exhaustion: firing since, last fault, faults seen. */
+  #processFault = { sinceMs: 0, lastMs: 0, count: 0 };
   #sampler = new MonitoringSampler();
   #monitoring?: MonitoringMetrics;
   #admin?: AdminServer;
@@ -222,6 +228,18 @@ export class XdbmDaemon {
     });
     const anyOn = m as unknown as { on(ev: string, fn: (w: unknown) => void): unknown };
     anyOn.on('warning', (w) => this.log.warn({ warning: w }, 'manager warning'));
+    anyOn.on('process-fault', (f) => {
+      const fault = f as { endpointId: string; code: string; message: string };
+      const now = Date.now();
+      if (this.#processFault.sinceMs === 0) {
+        // a daemon-level alert: the daemon itself is short of descriptors or memory; no backend is blamed
+        this.log.error({ rule: PROCESS_FAULT_RULE, severity: 'critical', endpointId: fault.endpointId, code: fault.code, error: fault.message },
+          `ALERT firing: ${PROCESS_FAULT_RULE} (the daemon is out of descriptors or memory; backend states are left as they were)`);
+        this.#processFault.sinceMs = now;
+      }
+      this.#processFault.lastMs = now;
+      this.#processFault.count++;
+    });
   }
 
   #backends(): BackendStatus[] {
@@ -244,6 +262,10 @@ export class XdbmDaemon {
       this.#monitoring = this.#sampler.sample(stats, now);
       const transitions = this.#evaluator.tick(now, metricValues(this.#monitoring));
       for (const t of transitions) this.#logAlert(t);
+      if (this.#processFault.sinceMs > 0 && now - this.#processFault.lastMs > PROCESS_FAULT_CLEAR_MS) {
+        this.log.info({ rule: PROCESS_FAULT_RULE, faults: this.#processFault.count }, `alert resolved: ${PROCESS_FAULT_RULE}`);
+        this.#processFault.sinceMs = 0;
+      }
       const backends = this.#backends();
       this.history.sampleLatency(backends, now);
       this.prom.update({ monitoring: this.#monitoring, stats, backends, alerts: this.#evaluator.states() });
@@ -282,7 +304,11 @@ export class XdbmDaemon {
   }
 
   alertsView(): AlertsView {
-    return { rules: this.#evaluator.states(), firing: this.#evaluator.firing() };
+    const pf = this.#processFault;
+    const daemon = pf.sinceMs > 0
+      ? [{ ruleName: PROCESS_FAULT_RULE, severity: 'critical' as const, firingSinceMs: pf.sinceMs, lastFaultMs: pf.lastMs, faults: pf.count }]
+      : [];
+    return { rules: this.#evaluator.states(), firing: this.#evaluator.firing(), daemon };
   }
 
   dashboardState(): unknown {
