@@ -69,6 +69,7 @@ export class XdbmDaemon {
   readonly prom = new XdbmPromMetrics({ processMetrics: true });
   #manager!: BackendManagerApi;
   #evaluator = new AlertEvaluator();
+  #alertsArmed = false;
   /** The daemon-level alert on its own resource exhaustion: firing since, last fault, faults seen. */
   #processFault = { sinceMs: 0, lastMs: 0, count: 0 };
   #sampler = new MonitoringSampler();
@@ -260,7 +261,14 @@ export class XdbmDaemon {
       const now = Date.now();
       const stats = this.#manager.getStats();
       this.#monitoring = this.#sampler.sample(stats, now);
-      const transitions = this.#evaluator.tick(now, metricValues(this.#monitoring));
+      // No rule judges backends that were never probed: alerts are armed once no backend is
+      // UNKNOWN, or after a grace of a few rounds (a backend stuck UNKNOWN must not mute alerts).
+      if (!this.#alertsArmed) {
+        const cfg = this.#manager.config;
+        const graceMs = 3 * cfg.healthCheckIntervalMs + cfg.monitoring.probeTimeoutMs;
+        this.#alertsArmed = (stats.unknown === 0 && stats.totalChecks > 0) || now - this.#startedAtMs > graceMs;
+      }
+      const transitions = this.#alertsArmed ? this.#evaluator.tick(now, metricValues(this.#monitoring)) : [];
       for (const t of transitions) this.#logAlert(t);
       if (this.#processFault.sinceMs > 0 && now - this.#processFault.lastMs > PROCESS_FAULT_CLEAR_MS) {
         this.log.info({ rule: PROCESS_FAULT_RULE, faults: this.#processFault.count }, `alert resolved: ${PROCESS_FAULT_RULE}`);
@@ -292,10 +300,13 @@ export class XdbmDaemon {
   }
 
   statsView(): StatsView {
+    // One snapshot: the counts in `monitoring` are derived from the same `stats` (the last tick's
+    // sample would disagree with the live state whenever a probe landed in between); only the
+    // operations rate needs a window and comes from the last tick.
     const stats = this.#manager.getStats();
     return {
       stats,
-      monitoring: this.#monitoring ?? toMonitoringMetrics(stats, 0),
+      monitoring: toMonitoringMetrics(stats, this.#monitoring?.operations_per_second ?? 0),
       uptimeS: Math.round((Date.now() - this.#startedAtMs) / 1000),
       configPath: this.#reload?.file ?? null,
       pid: process.pid,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterYaml, cli, ensureBuilt, startDaemon, tempDir, writeCluster, type DaemonHandle } from './helpers/harness.js';
+import { clusterYaml, cli, ensureBuilt, startDaemon, tempDir, until, writeCluster, type DaemonHandle } from './helpers/harness.js';
 
 describe('operator input against a running daemon', () => {
   let dir: string;
@@ -103,6 +103,33 @@ describe('daemon start-up refusals', () => {
       expect(r.stderr).not.toMatch(/YAML/);
       expect(r.stderr).toMatch(/fix: write a long random token/);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what the daemon reports at start and in `xdbm stats`', () => {
+  it('no alert fires before every backend has been probed; `xdbm stats` takes its counts from one snapshot', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    const rule = ['  alert_rules:', '    - rule_name: NotAllHealthy', '      condition: "healthy_backend_count < 4"', '      severity: critical',
+      '      evaluation_interval_sec: 1', '      consecutive_threshold: 1'].join('\n');
+    const cfg = writeCluster(dir, { nodes: 4, healthIntervalMs: 200, extraYaml: rule });
+    const d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 's.sock'), '--no-http', '--no-watch']);
+    try {
+      const stats = async () => JSON.parse((await cli(['stats', '--json', '--socket', d.socket])).stdout) as { stats: { healthy: number; unknown: number }; monitoring: { healthy_backend_count: number } };
+      await until(async () => (await stats()).stats.healthy === 4, 'all four HEALTHY');
+      expect(d.stderr()).not.toMatch(/ALERT firing: NotAllHealthy/);
+      // make one backend flap (its root goes and comes back) while reading stats: both counts agree every time
+      const root = path.join(dir, 'be-02');
+      for (let i = 0; i < 25; i++) {
+        if (i % 5 === 0) fs.rmSync(root, { recursive: true, force: true });
+        if (i % 5 === 3) fs.mkdirSync(root, { recursive: true });
+        const s = await stats();
+        expect(s.monitoring.healthy_backend_count).toBe(s.stats.healthy);
+      }
+    } finally {
+      await d.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
