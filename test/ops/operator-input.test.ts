@@ -3,10 +3,11 @@
  * the token-file hint, relative paths in `nodes add`, a non-YAML file given to reload, and a reload
  * summary that counts manager-wide settings. Real daemon, real CLI processes, real files.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterYaml, cli, ensureBuilt, startDaemon, tempDir, until, writeCluster, type DaemonHandle } from './helpers/harness.js';
+import { ROOT, clusterYaml, cli, ensureBuilt, startDaemon, tempDir, until, writeCluster, type DaemonHandle } from './helpers/harness.js';
 
 describe('operator input against a running daemon', () => {
   let dir: string;
@@ -131,6 +132,36 @@ describe('what the daemon reports at start and in `xdbm stats`', () => {
     } finally {
       await d.stop();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a broken default config is not reported as a dead daemon', () => {
+  it('`xdbm reload` with a broken config/default.yaml exits 2 with the config error and where the socket was looked for', async () => {
+    ensureBuilt();
+    // a copy of the built package whose config/default.yaml is broken (the repository's stays untouched)
+    const pkg = tempDir('xdbm-pkg-');
+    try {
+      fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+      if (fs.existsSync(path.join(ROOT, 'build'))) fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
+      fs.mkdirSync(path.join(pkg, 'config'));
+      fs.writeFileSync(path.join(pkg, 'config', 'default.yaml'), 'dynamic_backend_manager:\n  target_active_backends: three\n');
+      const runtime = path.join(pkg, 'run');
+      fs.mkdirSync(runtime);
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(process.execPath, [path.join(pkg, 'dist/src/cli/main.js'), 'reload'], { env: { ...process.env, XDBM_SOCKET: '', XDG_RUNTIME_DIR: runtime } }, (e, _o, stderr) => {
+          resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stderr });
+        });
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/XDBM_CONFIG_INVALID/);
+      expect(r.stderr).toContain(path.join(runtime, 'xdbm', 'xdbm.sock'));
+      expect(r.stderr).toMatch(/default\.yaml \(where admin\.socket_path is read\) is invalid/);
+      expect(r.stderr).toMatch(/target_active_backends/);
+    } finally {
+      fs.rmSync(pkg, { recursive: true, force: true });
     }
   });
 });
