@@ -17,6 +17,8 @@ export const ErrorCode = {
   CLOSED: 'XDBM_CLOSED',
   // failover
   NO_REPLACEMENT: 'XDBM_NO_REPLACEMENT',
+  /** A named replacement breaks a selection rule (eligibility, failure domains); --force overrides. */
+  RULE_VIOLATION: 'XDBM_RULE_VIOLATION',
   WARMUP_FAILED: 'XDBM_WARMUP_FAILED',
   FAILOVER_TIMEOUT: 'XDBM_FAILOVER_TIMEOUT',
   // backend I/O

@@ -107,7 +107,12 @@ export interface BackendManagerApi {
   addCandidateNode(node: NodeConfig): Promise<void>;
   removeCandidateNode(nodeId: string): Promise<void>;
   updateNodeConfig(nodeId: string, node: NodeConfig): Promise<void>;
-  forceBackendSwitch(oldId: string, newId?: string): Promise<FailoverRecord>;
+  /**
+   * Replaces an active now. A named replacement must pass the rules automatic selection follows
+   * (eligible, and in a failure domain no other active uses), else XDBM_RULE_VIOLATION naming the
+   * rules; `force` overrides that, and the broken rules are reported as a warning (the audit trail).
+   */
+  forceBackendSwitch(oldId: string, newId?: string, opts?: { force?: boolean }): Promise<FailoverRecord>;
   setBackendWeight(endpointId: string, weight: number): void;
   triggerReselection(reason: string): Promise<ActiveChangedEvent | null>;
   /** Data-path detection: an I/O error or timeout seen by the WAL marks the backend suspect at once. */

@@ -24,6 +24,8 @@ import { backendStatus, candidateStatus, managerStats, selectionSnapshot, type E
 import type { MetricsStore } from './metrics/types.js';
 import { createDefaultRunner, resolveConfig } from './manager-runtime.js';
 import type { ProbeRunner } from './probes/types.js';
+import { domainOf } from './selection/domain.js';
+import { isEligible } from './selection/eligibility.js';
 import { rankReplacements, selectActive } from './selection/select.js';
 import type { ActiveBackendInfo } from './types.js';
 
@@ -295,16 +297,46 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
 
   // ---- operations ------------------------------------------------------------------------------
 
-  async forceBackendSwitch(oldId: string, newId?: string): Promise<FailoverRecord> {
+  async forceBackendSwitch(oldId: string, newId?: string, opts: { force?: boolean } = {}): Promise<FailoverRecord> {
     this.#entry(oldId);
     if (!this.#actives.includes(oldId)) throw new XdbmError(ErrorCode.NOT_ACTIVE, `${oldId} is not an active backend`);
     if (newId !== undefined) {
       this.#entry(newId);
       if (this.#actives.includes(newId)) throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `${newId} is already active`);
+      const broken = this.#rulesBrokenBy(oldId, newId);
+      if (broken.length > 0 && !opts.force) {
+        throw new XdbmError(ErrorCode.RULE_VIOLATION, `${newId} cannot replace ${oldId}: ${broken.join('; ')} (--force overrides)`, { details: { rules: broken } });
+      }
+      if (broken.length > 0) {
+        this.#warn(`forced failover of ${oldId} to ${newId} breaks: ${broken.join('; ')}`, { failedId: oldId, replacementId: newId, rules: broken, forced: true });
+      }
     }
     const r = await this.#failover.enqueue({ failedId: oldId, replacementId: newId, reason: 'manual switch', manual: true });
     this.emit('failover', r);
     return r;
+  }
+
+  /** The rules automatic selection follows that `newId` would break as the replacement of `oldId`. */
+  #rulesBrokenBy(oldId: string, newId: string): string[] {
+    const snap = this.#snapshot();
+    const byId = new Map(snap.candidates.map((c) => [c.endpointId, c]));
+    const c = byId.get(newId);
+    if (!c) return [];
+    const out: string[] = [];
+    if (c.state !== 'HEALTHY' && c.state !== 'DEGRADED') out.push(`eligibility: its state is ${c.state}, not HEALTHY or DEGRADED`);
+    if (c.holdDownUntilMs > snap.nowMs) out.push(`eligibility: it is held down after flapping for ${Math.ceil((c.holdDownUntilMs - snap.nowMs) / 1000)} s more`);
+    if (!(c.weight > 0)) out.push('eligibility: its weight is 0 (drained)');
+    if (!isEligible(c, snap.nowMs) && out.length === 0) out.push('eligibility: not eligible');
+    const sel = this.#config.selection;
+    if (!sel.allowSharedFailureDomain) {
+      const domain = domainOf(c, sel.failureDomain);
+      const sharing = this.#actives.filter((id) => id !== oldId).filter((id) => {
+        const a = byId.get(id);
+        return a !== undefined && domainOf(a, sel.failureDomain) === domain;
+      });
+      if (sharing.length > 0) out.push(`failure domain: it shares ${sel.failureDomain} '${domain}' with active ${sharing.join(', ')}`);
+    }
+    return out;
   }
 
   setBackendWeight(endpointId: string, weight: number): void {

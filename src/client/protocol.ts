@@ -54,7 +54,7 @@ export interface ValidateView {
 export interface AdminMethods {
   candidates: { params: Record<string, never>; result: CandidateStatus[] };
   active: { params: Record<string, never>; result: ActiveView[] };
-  failover: { params: { failedId: string; replacementId?: string }; result: FailoverRecord };
+  failover: { params: { failedId: string; replacementId?: string; force?: boolean }; result: FailoverRecord };
   reload: { params: { file?: string }; result: { file: string; applied: ReloadResult } };
   weight: { params: { id: string; weight: number }; result: { endpointId: string; weight: number } };
   reselect: { params: { reason?: string }; result: { change: ActiveChangedEvent | null; active: ActiveBackendInfo[] } };

@@ -50,7 +50,7 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
     failover: (p) => {
       const failedId = str(p, 'failedId', 'the failed backend id');
       const replacementId = optStr(p, 'replacementId');
-      return ctx.manager().forceBackendSwitch(failedId, replacementId);
+      return ctx.manager().forceBackendSwitch(failedId, replacementId, { force: p.force === true });
     },
     reload: (p) => ctx.reload(optStr(p, 'file')),
     weight: (p) => {

@@ -31,6 +31,7 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.NOT_ACTIVE,
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.EXPRESSION_INVALID,
+  ErrorCode.RULE_VIOLATION,
 ]);
 
 export function exitCodeFor(e: unknown): number {
