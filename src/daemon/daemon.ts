@@ -4,6 +4,7 @@
  * its config on `xdbm reload`, SIGHUP and file change; stops cleanly on SIGTERM/SIGINT.
  */
 import path from 'node:path';
+import { RootLocks, fileRoots } from './root-locks.js';
 import type { AlertsView, StatsView } from '../client/protocol.js';
 import { AlertEvaluator, type AlertTransition } from '../alerts/evaluator.js';
 import { MonitoringSampler, metricValues, toMonitoringMetrics, type MonitoringMetrics } from '../alerts/monitoring.js';
@@ -70,6 +71,7 @@ export class XdbmDaemon {
   #manager!: BackendManagerApi;
   #evaluator = new AlertEvaluator();
   #alertsArmed = false;
+  #rootLocks?: RootLocks;
   /** The daemon-level alert on its own resource exhaustion: firing since, last fault, faults seen. */
   #processFault = { sinceMs: 0, lastMs: 0, count: 0 };
   #sampler = new MonitoringSampler();
@@ -135,6 +137,10 @@ export class XdbmDaemon {
       onError: (method, err) => this.log.warn({ method, code: err.code, error: err.message }, 'admin request failed'),
     });
     await this.#admin.listen();
+
+    // One manager per backend root: a second daemon on the same data (another --socket) stops here.
+    this.#rootLocks = new RootLocks(this.#admin.socketPath);
+    this.#rootLocks.acquireAll(fileRoots(cfg));
 
     this.#manager = await (opts.managerFactory ?? openManager)(cfg);
     this.#wireManagerEvents();
@@ -373,6 +379,7 @@ export class XdbmDaemon {
       await this.#http?.close().catch((e) => this.log.error({ err: e }, 'closing HTTP failed'));
       await this.#admin?.close().catch((e) => this.log.error({ err: e }, 'closing the admin socket failed'));
       if (this.#manager) await this.#manager.stop().catch((e) => this.log.error({ err: e }, 'manager stop failed'));
+      this.#rootLocks?.releaseAll();
       this.log.info('daemon stopped');
     })();
     return this.#stopping;

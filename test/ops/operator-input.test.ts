@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, clusterYaml, cli, ensureBuilt, startDaemon, tempDir, until, writeCluster, type DaemonHandle } from './helpers/harness.js';
@@ -162,6 +163,36 @@ describe('a broken default config is not reported as a dead daemon', () => {
       expect(r.stderr).toMatch(/target_active_backends/);
     } finally {
       fs.rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('one manager per backend root', () => {
+  it('a second daemon on the same data with another --socket is refused; the lock goes with the first daemon', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    try {
+      const cfg = writeCluster(dir, { nodes: 3 });
+      const first = await startDaemon(['--config', cfg, '--socket', path.join(dir, 'one.sock'), '--no-http', '--no-watch']);
+      try {
+        expect(fs.existsSync(path.join(dir, 'be-01', '.xdbm-manager.lock'))).toBe(true);
+        const second = await cli(['daemon', '--config', cfg, '--socket', path.join(dir, 'two.sock'), '--no-http', '--no-watch']);
+        expect(second.code).not.toBe(0);
+        expect(second.stderr).toMatch(/XDBM_DAEMON_ALREADY_RUNNING/);
+        expect(second.stderr).toMatch(new RegExp(`backend root ${dir}/be-0\\d is managed by another xdbm daemon .*pid ${first.proc.pid}`));
+        expect(fs.existsSync(path.join(dir, 'two.sock'))).toBe(false);
+        // the first one is untouched
+        expect((await cli(['active', '--socket', first.socket])).code).toBe(0);
+      } finally {
+        await first.stop();
+      }
+      expect(fs.existsSync(path.join(dir, 'be-01', '.xdbm-manager.lock'))).toBe(false);
+      // a lock left by a dead process is taken over
+      fs.writeFileSync(path.join(dir, 'be-02', '.xdbm-manager.lock'), JSON.stringify({ host: os.hostname(), pid: 2 ** 22 + 12345, socket: 'gone', sinceMs: 0 }));
+      const third = await startDaemon(['--config', cfg, '--socket', path.join(dir, 'three.sock'), '--no-http', '--no-watch']);
+      await third.stop();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
