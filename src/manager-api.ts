@@ -88,6 +88,8 @@ export interface ReloadResult {
   changed: string[];
   /** Manager-wide settings that changed (`target_active_backends 3 -> 2`), counted in the summary's "changed". */
   settings: string[];
+  /** Runtime changes (weight, nodes add/remove) since the last reload: kept (saved in the file) or dropped. */
+  runtime?: { kept: string[]; dropped: string[] };
 }
 
 export interface BackendManagerApi {

@@ -36,6 +36,12 @@ export interface StatsView {
   recentFailovers: FailoverRecord[];
 }
 
+/** Where a runtime change was saved (the config file), or why it was not (a reload will then drop it). */
+export interface PersistView {
+  savedTo?: string;
+  notSaved?: string;
+}
+
 export interface AlertsView {
   rules: AlertRuleState[];
   firing: AlertRuleState[];
@@ -56,13 +62,13 @@ export interface AdminMethods {
   active: { params: Record<string, never>; result: ActiveView[] };
   failover: { params: { failedId: string; replacementId?: string; force?: boolean }; result: FailoverRecord };
   reload: { params: { file?: string }; result: { file: string; applied: ReloadResult } };
-  weight: { params: { id: string; weight: number }; result: { endpointId: string; weight: number } };
+  weight: { params: { id: string; weight: number }; result: { endpointId: string; weight: number } & PersistView };
   reselect: { params: { reason?: string }; result: { change: ActiveChangedEvent | null; active: ActiveBackendInfo[] } };
   status: { params: { id: string }; result: BackendStatus };
   stats: { params: Record<string, never>; result: StatsView };
   alerts: { params: Record<string, never>; result: AlertsView };
-  nodesAdd: { params: { yamlText?: string; sourceName?: string; node?: unknown }; result: { nodeId: string; endpoints: string[] } };
-  nodesRemove: { params: { nodeId: string }; result: { nodeId: string } };
+  nodesAdd: { params: { yamlText?: string; sourceName?: string; node?: unknown }; result: { nodeId: string; endpoints: string[] } & PersistView };
+  nodesRemove: { params: { nodeId: string }; result: { nodeId: string } & PersistView };
   validate: { params: { yamlText: string; sourceName?: string }; result: ValidateView };
   metrics: { params: Record<string, never>; result: { contentType: string; text: string } };
 }

@@ -5,6 +5,8 @@
  */
 import path from 'node:path';
 import { RootLocks, fileRoots } from './root-locks.js';
+import { persistNodeAdd, persistNodeRemove, persistWeight } from './persist.js';
+import type { PersistOutcome, RuntimeChange } from './handlers.js';
 import type { AlertsView, StatsView } from '../client/protocol.js';
 import { AlertEvaluator, type AlertTransition } from '../alerts/evaluator.js';
 import { MonitoringSampler, metricValues, toMonitoringMetrics, type MonitoringMetrics } from '../alerts/monitoring.js';
@@ -71,6 +73,8 @@ export class XdbmDaemon {
   #manager!: BackendManagerApi;
   #evaluator = new AlertEvaluator();
   #alertsArmed = false;
+  /** Runtime changes since the last reload, saved to the file (kept) or not (a reload drops them). */
+  #runtime: { kept: string[]; dropped: string[] } = { kept: [], dropped: [] };
   #rootLocks?: RootLocks;
   /** The daemon-level alert on its own resource exhaustion: firing since, last fault, faults seen. */
   #processFault = { sinceMs: 0, lastMs: 0, count: 0 };
@@ -150,6 +154,9 @@ export class XdbmDaemon {
       load: (f) => loadWhole(f),
       apply: async (next) => {
         const result = await this.#manager.reloadConfig(next);
+        // what became of the runtime changes since the last reload: saved ones are in the file, kept
+        result.runtime = this.#runtime;
+        this.#runtime = { kept: [], dropped: [] };
         this.#evaluator.setRules(next.alerts);
         const old = cfg.admin;
         if (next.admin.socketPath !== old.socketPath || JSON.stringify(next.admin.http) !== JSON.stringify(old.http)) {
@@ -363,7 +370,30 @@ export class XdbmDaemon {
       alerts: () => this.alertsView(),
       stats: () => this.statsView(),
       metricsText: () => this.#metricsText(),
+      persist: (change) => this.#persist(change),
     };
+  }
+
+  /** Saves a runtime change into the current config file; on failure it is remembered as one a reload drops. */
+  #persist(change: RuntimeChange): PersistOutcome {
+    const what = change.kind === 'weight' ? `weight of ${change.endpointId} = ${change.weight}`
+      : change.kind === 'nodeAdd' ? `node ${change.nodeId} added` : `node ${change.nodeId} removed`;
+    const file = this.#reload?.file;
+    try {
+      if (file === undefined) throw new Error('the daemon has no config file');
+      if (change.kind === 'weight') persistWeight(file, change.endpointId, change.weight);
+      else if (change.kind === 'nodeAdd') persistNodeAdd(file, change.yamlText);
+      else persistNodeRemove(file, change.nodeId);
+      this.#reload?.adopt();
+      this.#runtime.kept.push(what);
+      this.log.info({ change, file }, 'runtime change saved to the config file');
+      return { savedTo: file };
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.#runtime.dropped.push(what);
+      this.log.warn({ change, file, error: why }, 'runtime change NOT saved to the config file: the next reload drops it');
+      return { notSaved: `${why}; the next reload, SIGHUP or edit of the file undoes it` };
+    }
   }
 
   /** SIGHUP: reload the current file; errors are logged by the controller. */

@@ -15,6 +15,23 @@ export interface DaemonContext {
   alerts(): AlertsView;
   stats(): StatsView;
   metricsText(): Promise<{ contentType: string; text: string }>;
+  /**
+   * Writes a runtime change into the config file (optional: a context without a file keeps changes
+   * in memory). Returns where it was saved, or why not (then a reload will drop it, and says so).
+   */
+  persist?(change: RuntimeChange): PersistOutcome;
+}
+
+export type RuntimeChange =
+  | { kind: 'weight'; endpointId: string; weight: number }
+  | { kind: 'nodeAdd'; nodeId: string; yamlText: string }
+  | { kind: 'nodeRemove'; nodeId: string };
+
+export interface PersistOutcome {
+  /** The file now holding the change, or undefined when it was not saved. */
+  savedTo?: string;
+  /** Why it was not saved. */
+  notSaved?: string;
 }
 
 function str(params: Record<string, unknown>, key: string, what: string): string {
@@ -60,7 +77,7 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `weight must be a number from 0 to 1, got ${JSON.stringify(w)}`, { details: { param: 'weight' } });
       }
       ctx.manager().setBackendWeight(id, w);
-      return { endpointId: id, weight: w };
+      return { endpointId: id, weight: w, ...ctx.persist?.({ kind: 'weight', endpointId: id, weight: w }) };
     },
     reselect: async (p) => {
       const reason = optStr(p, 'reason') ?? 'manual reselection (xdbm reselect)';
@@ -81,12 +98,14 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, 'nodesAdd needs "yamlText" (a node in YAML) or "node"');
       }
       await ctx.manager().addCandidateNode(node);
-      return { nodeId: node.nodeId, endpoints: node.endpoints.map((e) => e.endpointId) };
+      // only YAML text is written back as given; a structured node is written as its YAML form
+      const yamlText = typeof p.yamlText === 'string' ? p.yamlText : JSON.stringify(p.node);
+      return { nodeId: node.nodeId, endpoints: node.endpoints.map((e) => e.endpointId), ...ctx.persist?.({ kind: 'nodeAdd', nodeId: node.nodeId, yamlText }) };
     },
     nodesRemove: async (p) => {
       const nodeId = str(p, 'nodeId', 'the node id');
       await ctx.manager().removeCandidateNode(nodeId);
-      return { nodeId };
+      return { nodeId, ...ctx.persist?.({ kind: 'nodeRemove', nodeId }) };
     },
     validate: (p) => {
       const text = p.yamlText;

@@ -165,7 +165,7 @@ describe('xdbm daemon + CLI over the admin socket', () => {
 
     const rm = await x('nodes', 'remove', 'node-09', '--json');
     expect(rm.code).toBe(0);
-    expect(JSON.parse(rm.stdout)).toEqual({ nodeId: 'node-09' });
+    expect(JSON.parse(rm.stdout)).toMatchObject({ nodeId: 'node-09' });
     const rmAgain = await x('nodes', 'remove', 'node-09');
     expect(rmAgain.code).toBe(2);
     expect(rmAgain.stderr).toMatch(/XDBM_UNKNOWN_NODE/);

@@ -196,3 +196,53 @@ describe('one manager per backend root', () => {
     }
   });
 });
+
+describe('runtime changes survive a reload', () => {
+  it('weight, nodes add and nodes remove are saved into the config file (comments kept); reload says what it keeps', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    try {
+      const cfg = path.join(dir, 'xdbm.yaml');
+      fs.mkdirSync(path.join(dir, 'be-05'));
+      const aliased = ['    - node_id: node-05', '      address: 127.0.0.5', '      endpoints:', '        - *ep5'].join('\n');
+      fs.writeFileSync(cfg, '# operator notes: keep this comment\n' +
+        `x-ep5: &ep5 { endpoint_id: local-05, type: local, connection_string: "file://${dir}/be-05", weight: 1 }\n` +
+        clusterYaml(dir, { nodes: 4 }).replace('  candidate_nodes:', '  # the pool\n  candidate_nodes:') + aliased + '\n');
+      const d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 'p.sock'), '--no-http', '--no-watch']);
+      const x = (...args: string[]) => cli([...args, '--socket', d.socket]);
+      try {
+        const w = await x('weight', 'local-03', '0');
+        expect(w.code).toBe(0);
+        expect(w.stdout).toContain(`(saved to ${cfg})`);
+        expect((await x('nodes', 'remove', 'node-04')).code).toBe(0);
+        fs.mkdirSync(path.join(dir, 'be-new'));
+        const nodeFile = path.join(dir, 'node-new.yaml');
+        fs.writeFileSync(nodeFile, ['node_id: node-new', 'address: 127.0.0.77', 'endpoints:', '  - endpoint_id: local-new', '    type: local', '    connection_string: file:be-new'].join('\n') + '\n');
+        expect((await x('nodes', 'add', nodeFile)).code).toBe(0);
+        const text = fs.readFileSync(cfg, 'utf8');
+        expect(text).toContain('# operator notes: keep this comment');
+        expect(text).toContain('# the pool');
+        expect(text).not.toContain('node-04');
+        expect(text).toContain('node-new');
+        const r = await x('reload');
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/\(added 0, removed 0, changed 0\)/);
+        expect(r.stdout).toMatch(/runtime changes kept \(saved in the file\): weight of local-03 = 0, node node-04 removed, node node-new added/);
+        const st = JSON.parse((await x('status', 'local-03', '--json')).stdout) as { weight: number };
+        expect(st.weight).toBe(0);
+        // an endpoint written through an alias cannot be edited in place: the change is applied, the
+        // CLI warns that it was not saved, and the next reload says it DROPPED it
+        const w5 = await x('weight', 'local-05', '0.5');
+        expect(w5.code).toBe(0);
+        expect(w5.stdout).toMatch(/WARNING: not saved to the config file/);
+        const r2 = await x('reload');
+        expect(r2.stdout).toMatch(/runtime changes DROPPED \(not in the file\): weight of local-05 = 0.5/);
+        expect((JSON.parse((await x('status', 'local-05', '--json')).stdout) as { weight: number }).weight).toBe(1);
+      } finally {
+        await d.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -154,6 +154,13 @@ export async function runClient<T>(opts: ClientOpts, fn: (c: AdminClient) => Pro
   }
 }
 
+/** The line saying where a runtime change was saved, or loudly that it was not. */
+export function persistNote(r: { savedTo?: string; notSaved?: string }): string {
+  if (r.savedTo) return ` (saved to ${r.savedTo})`;
+  if (r.notSaved) return `\nWARNING: not saved to the config file: ${r.notSaved}`;
+  return '';
+}
+
 export function badInput(message: string): XdbmError {
   return new XdbmError(ErrorCode.INVALID_ARGUMENT, message);
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCode, XdbmError } from '../../errors.js';
-import { act, addClientOptions, reportError, runClient, type ClientOpts } from './common.js';
+import { act, addClientOptions, persistNote, reportError, runClient, type ClientOpts } from './common.js';
 
 export function register(program: Command): void {
   const nodes = program.command('nodes').description('add or remove candidate nodes at run time');
@@ -22,12 +22,12 @@ export function register(program: Command): void {
       process.exitCode = reportError(err, opts.json);
       return;
     }
-    await runClient(opts, (c) => c.nodesAdd(text, abs), (r) => `Node ${r.nodeId} added with endpoints: ${r.endpoints.join(', ')}`);
+    await runClient(opts, (c) => c.nodesAdd(text, abs), (r) => `Node ${r.nodeId} added with endpoints: ${r.endpoints.join(', ')}${persistNote(r)}`);
   });
   addClientOptions(
     nodes
       .command('remove')
       .description('remove a candidate node; its active backends are failed over first')
       .argument('<node-id>', 'node id'),
-  ).action((nodeId: string, opts: ClientOpts) => act(opts, (c) => c.nodesRemove(nodeId), (r) => `Node ${r.nodeId} removed`));
+  ).action((nodeId: string, opts: ClientOpts) => act(opts, (c) => c.nodesRemove(nodeId), (r) => `Node ${r.nodeId} removed${persistNote(r)}`));
 }

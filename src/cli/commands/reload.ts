@@ -17,7 +17,9 @@ export function register(program: Command): void {
       const list = (label: string, ids: string[]) => (ids.length ? `\n  ${label}: ${ids.join(', ')}` : '');
       const settings = a.settings ?? [];
       return `Configuration reloaded successfully from ${r.file} (added ${a.added.length}, removed ${a.removed.length}, changed ${a.changed.length + settings.length})` +
-        list('added', a.added) + list('removed', a.removed) + list('changed', a.changed) + list('settings', settings);
+        list('added', a.added) + list('removed', a.removed) + list('changed', a.changed) + list('settings', settings) +
+        list('runtime changes kept (saved in the file)', a.runtime?.kept ?? []) +
+        list('runtime changes DROPPED (not in the file)', a.runtime?.dropped ?? []);
     });
   });
 }

@@ -1,6 +1,6 @@
 /** `xdbm weight <id> <w>`: set a backend's weight (seed set_backend_weight). */
 import type { Command } from 'commander';
-import { addClientOptions, badInput, reportError, runClient, type ClientOpts } from './common.js';
+import { addClientOptions, badInput, persistNote, reportError, runClient, type ClientOpts } from './common.js';
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
@@ -18,6 +18,6 @@ export function register(program: Command): void {
       process.exitCode = reportError(badInput(`weight must be a number from 0 to 1, got '${w}'`), opts.json);
       return;
     }
-    await runClient(opts, (c) => c.weight(id, weight), (r) => `Weight of ${r.endpointId} set to ${r.weight}`);
+    await runClient(opts, (c) => c.weight(id, weight), (r) => `Weight of ${r.endpointId} set to ${r.weight}${persistNote(r)}`);
   });
 }
