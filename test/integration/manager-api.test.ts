@@ -1,5 +1,5 @@
 /** BackendManager management API (seed 6.2) on real local directories. */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configToYaml, loadConfigFile } from '../../src/config/index.js';
@@ -56,6 +56,7 @@ describe('queries', () => {
     // The config is valid (3 nodes), but node n3's only backend cannot work: its root is a file.
     const t = tempRoot('two');
     writeFileSync(join(t.dir, 'e3a'), 'not a directory');
+    for (const r of ['e1a', 'e1b', 'e2a', 'e2b']) mkdirSync(join(t.dir, r));
     const m = await BackendManager.open({
       target_active_backends: 3,
       health_check_interval_ms: 200,
@@ -128,8 +129,9 @@ describe('operations', () => {
     await until(() => ids(c).length === 2, 3000);
     expect(c.warnings.join('\n')).toMatch(/fewer actives/);
     expect(c.manager.getStats().failedFailovers).toBe(1);
-    // The monitor re-initialises the closed backend (mkdir), it passes recovery_threshold probes,
-    // and a later round refills the active set.
+    // The operator brings the root back (xdbm never creates one); the monitor re-initialises the
+    // closed backend, it passes recovery_threshold probes, and a later round refills the active set.
+    mkdirSync(c.dirs.victim!);
     await until(() => ids(c).length === 3, 5000);
     expect(ids(c).sort()).toEqual(['a1', 'a2', 'victim']);
   });
@@ -153,13 +155,14 @@ describe('configuration at run time', () => {
     await sleep(450);
     const before = m.getBackendStatus('a1');
     const dirs = { ...c.dirs, n6: join(c.base, 'n6') };
+    mkdirSync(dirs.n6);
     const next = clusterConfig(dirs);
     next.candidateNodes = next.candidateNodes.filter((n) => n.nodeId !== 'node-3');
     next.candidateNodes.push({
       nodeId: 'node-6', address: '10.0.0.6', labels: {}, endpoints: [localEndpoint('n6', dirs.n6, { weight: 0.8 })],
     });
     const r = await m.reloadConfig(next);
-    expect(r).toEqual({ added: ['n6'], removed: ['victim'], changed: [] });
+    expect(r).toEqual({ added: ['n6'], removed: ['victim'], changed: [], settings: [] });
     expect(ids(c).sort()).toEqual(['a1', 'a2', 's4']);
     expect(() => m.getBackendStatus('victim')).toThrow(expect.objectContaining({ code: 'XDBM_UNKNOWN_ENDPOINT' }));
     const after = m.getBackendStatus('a1');
@@ -205,6 +208,7 @@ describe('configuration file', () => {
     const t = tempRoot('yaml');
     const dirs: Record<string, string> = {};
     for (const e of LAYOUT) dirs[e.id] = join(t.dir, e.id);
+    for (const d of Object.values(dirs)) mkdirSync(d);
     const file = join(t.dir, 'xdbm.yaml');
     const cfg = clusterConfig(dirs);
     writeFileSync(file, configToYaml(cfg));
@@ -214,6 +218,7 @@ describe('configuration file', () => {
     expect(m.getActiveBackends().map((a) => a.endpointId).sort()).toEqual(['a1', 'a2', 'victim']);
     const oldA1 = m.getBackend('a1');
     // victim's weight drops below s4's; s5 moves to another directory (a new backend object)
+    mkdirSync(join(t.dir, 's5-moved'));
     const next = clusterConfig({ ...dirs, s5: join(t.dir, 's5-moved') });
     next.candidateNodes.find((n) => n.nodeId === 'node-3')!.endpoints[0]!.weight = 0.1;
     writeFileSync(file, configToYaml(next));
@@ -238,7 +243,8 @@ describe('anti-flap on a real backend', () => {
     const m = c.manager;
     rmSync(c.dirs.victim!, { recursive: true, force: true });
     await until(() => !ids(c).includes('victim'), 3000);
-    // closed after the failover; the monitor re-initialises it (mkdir) and it recovers
+    // closed after the failover; its root comes back, the monitor re-initialises it and it recovers
+    mkdirSync(c.dirs.victim!);
     await until(() => m.getBackendStatus('victim').state === 'HEALTHY', 5000);
     expect(m.getBackendStatus('victim').flapCount).toBe(0);
     rmSync(c.dirs.victim!, { recursive: true, force: true });
@@ -247,7 +253,8 @@ describe('anti-flap on a real backend', () => {
     expect(st.flapCount).toBe(1);
     expect(st.holdDownUntilMs).toBeGreaterThan(Date.now() + 2000);
     expect(st.decayedErrors).toBeGreaterThan(3);
-    // probes pass again (re-init) but the hold-down keeps it out of selection
+    // probes pass again (root back, re-init) but the hold-down keeps it out of selection
+    mkdirSync(c.dirs.victim!);
     await sleep(800);
     expect(m.getBackendStatus('victim').state).toBe('UNHEALTHY');
     expect(m.getBackendStatus('victim').consecutiveSuccesses).toBeGreaterThan(0);

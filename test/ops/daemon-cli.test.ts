@@ -220,7 +220,9 @@ describe('xdbm daemon + CLI over the admin socket', () => {
     expect(fs.statSync(stale).isSocket()).toBe(true);
     await expect(new Promise((resolve, reject) => net.createConnection(stale).on('connect', resolve).on('error', reject))).rejects.toThrow();
 
-    const d2 = await startDaemon(['--config', cfg, '--socket', stale, '--no-http', '--no-watch']);
+    // another cluster: the running daemon holds the lock on this one's roots
+    const otherDir = tempDir();
+    const d2 = await startDaemon(['--config', writeCluster(otherDir, { nodes: 3 }), '--socket', stale, '--no-http', '--no-watch']);
     expect((await cli(['candidates', '--socket', stale])).code).toBe(0);
     expect(await d2.stop()).toBe(0);
 
