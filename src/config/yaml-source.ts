@@ -32,6 +32,28 @@ class Positions implements PositionMap {
   }
 }
 
+/** The position tables as plain Maps and a Set (what crosses a worker boundary). */
+export interface PositionTables {
+  values: Map<string, SourcePos>;
+  keys: Map<string, SourcePos>;
+  scalars: Set<string>;
+  starts: Map<string, SourcePos>;
+}
+
+export function positionTables(p: PositionMap): PositionTables {
+  const x = p as Positions;
+  return { values: x.values, keys: x.keys, scalars: x.scalars, starts: x.starts };
+}
+
+export function positionsFrom(t: PositionTables): PositionMap {
+  const p = new Positions();
+  for (const [k, v] of t.values) p.values.set(k, v);
+  for (const [k, v] of t.keys) p.keys.set(k, v);
+  for (const k of t.scalars) p.scalars.add(k);
+  for (const [k, v] of t.starts) p.starts.set(k, v);
+  return p;
+}
+
 /** Parses YAML, keeping positions of every node. Never throws for bad input: problems become issues. */
 export function readYaml(text: string, rootPath = ''): YamlSource {
   const tooBig = sizeIssue(text, rootPath);

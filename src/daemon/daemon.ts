@@ -357,8 +357,8 @@ export class XdbmDaemon {
         if (!this.#reload) throw new XdbmError(ErrorCode.NOT_STARTED, 'daemon is still starting');
         return this.#reload.reload(file, 'admin');
       },
-      validateText: (text, sourceName) => {
-        const cfg = parseWhole(text, sourceName);
+      validateText: async (text, sourceName) => {
+        const cfg = await parseWhole(text, sourceName);
         return {
           ok: true,
           nodes: cfg.candidateNodes.length,

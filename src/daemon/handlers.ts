@@ -10,8 +10,8 @@ import type { BackendManagerApi, ReloadResult } from '../manager-api.js';
 export interface DaemonContext {
   manager(): BackendManagerApi;
   reload(file?: string): Promise<{ file: string; applied: ReloadResult }>;
-  validateText(yamlText: string, sourceName: string): ValidateView;
-  parseNode(yamlText: string, sourceName: string): NodeConfig;
+  validateText(yamlText: string, sourceName: string): Promise<ValidateView>;
+  parseNode(yamlText: string, sourceName: string): Promise<NodeConfig>;
   alerts(): AlertsView;
   stats(): StatsView;
   metricsText(): Promise<{ contentType: string; text: string }>;
@@ -90,10 +90,10 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
     nodesAdd: async (p) => {
       let node: NodeConfig;
       if (typeof p.yamlText === 'string') {
-        node = ctx.parseNode(p.yamlText, optStr(p, 'sourceName') ?? 'node.yaml');
+        node = await ctx.parseNode(p.yamlText, optStr(p, 'sourceName') ?? 'node.yaml');
       } else if (p.node && typeof p.node === 'object') {
         // A structured node goes through the same YAML validation path, so it is checked the same way.
-        node = ctx.parseNode(JSON.stringify(p.node), 'node (json)');
+        node = await ctx.parseNode(JSON.stringify(p.node), 'node (json)');
       } else {
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, 'nodesAdd needs "yamlText" (a node in YAML) or "node"');
       }
