@@ -153,7 +153,10 @@ export class XdbmDaemon {
       file: configPath,
       load: (f) => loadWhole(f),
       apply: async (next) => {
+        // roots the new config adds are locked first: one managed by another daemon refuses the reload
+        this.#rootLocks?.acquireAll(fileRoots(next));
         const result = await this.#manager.reloadConfig(next);
+        this.#rootLocks?.keepOnly(fileRoots(next));
         // what became of the runtime changes since the last reload: saved ones are in the file, kept
         result.runtime = this.#runtime;
         this.#runtime = { kept: [], dropped: [] };
@@ -371,6 +374,7 @@ export class XdbmDaemon {
       stats: () => this.statsView(),
       metricsText: () => this.#metricsText(),
       persist: (change) => this.#persist(change),
+      lockRoots: (node) => this.#rootLocks?.acquireAll(fileRoots({ candidateNodes: [node] })),
     };
   }
 

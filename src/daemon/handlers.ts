@@ -20,6 +20,8 @@ export interface DaemonContext {
    * in memory). Returns where it was saved, or why not (then a reload will drop it, and says so).
    */
   persist?(change: RuntimeChange): PersistOutcome;
+  /** Locks the backend roots of a node about to be added (one manager per root); throws when another daemon holds one. */
+  lockRoots?(node: NodeConfig): void;
 }
 
 export type RuntimeChange =
@@ -97,6 +99,7 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
       } else {
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, 'nodesAdd needs "yamlText" (a node in YAML) or "node"');
       }
+      ctx.lockRoots?.(node);
       await ctx.manager().addCandidateNode(node);
       // only YAML text is written back as given; a structured node is written as its YAML form
       const yamlText = typeof p.yamlText === 'string' ? p.yamlText : JSON.stringify(p.node);

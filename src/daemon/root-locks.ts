@@ -30,7 +30,7 @@ function alive(pid: number): boolean {
 }
 
 /** Roots of the file backends (local and NFS) that exist now: a missing root is the backend's failure, not ours to create. */
-export function fileRoots(cfg: ManagerConfig): string[] {
+export function fileRoots(cfg: Pick<ManagerConfig, 'candidateNodes'>): string[] {
   const out: string[] = [];
   for (const n of cfg.candidateNodes) {
     for (const e of n.endpoints) {
@@ -49,12 +49,20 @@ export class RootLocks {
     this.#me = { host: os.hostname(), pid: process.pid, socket, sinceMs: Date.now() };
   }
 
-  /** Locks every root, or none: on the first root held by another live daemon it releases what it took and throws. */
+  /**
+   * Locks every root, or none more: on the first root held by another live daemon it releases what
+   * this call took (locks held before stay) and throws.
+   */
   acquireAll(roots: readonly string[]): void {
+    const taken: string[] = [];
     try {
-      for (const r of roots) this.acquire(r);
+      for (const r of roots) {
+        if (this.#held.has(r)) continue;
+        this.acquire(r);
+        if (this.#held.has(r)) taken.push(r);
+      }
     } catch (e) {
-      this.releaseAll();
+      this.#release(taken);
       throw e;
     }
   }
@@ -89,7 +97,16 @@ export class RootLocks {
   }
 
   releaseAll(): void {
-    for (const root of this.#held) {
+    this.#release([...this.#held]);
+  }
+
+  /** Releases the locks of roots no longer in the config (after a reload or nodes remove). */
+  keepOnly(roots: readonly string[]): void {
+    this.#release([...this.#held].filter((r) => !roots.includes(r)));
+  }
+
+  #release(roots: readonly string[]): void {
+    for (const root of roots) {
       const file = path.join(root, ROOT_LOCK_NAME);
       try {
         const h = JSON.parse(fs.readFileSync(file, 'utf8')) as Holder;
@@ -97,7 +114,7 @@ export class RootLocks {
       } catch {
         /* gone already */
       }
+      this.#held.delete(root);
     }
-    this.#held.clear();
   }
 }

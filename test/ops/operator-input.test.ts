@@ -246,3 +246,29 @@ describe('runtime changes survive a reload', () => {
     }
   });
 });
+
+describe('one manager per backend root, at run time', () => {
+  it('nodes add of a root another daemon manages is refused, and the running daemon is unchanged', async () => {
+    ensureBuilt();
+    const a = tempDir();
+    const b = tempDir();
+    try {
+      const da = await startDaemon(['--config', writeCluster(a, { nodes: 3 }), '--socket', path.join(a, 'a.sock'), '--no-http', '--no-watch']);
+      const db = await startDaemon(['--config', writeCluster(b, { nodes: 3 }), '--socket', path.join(b, 'b.sock'), '--no-http', '--no-watch']);
+      try {
+        const nodeFile = path.join(b, 'steal.yaml');
+        fs.writeFileSync(nodeFile, ['node_id: thief', 'address: 127.0.0.99', 'endpoints:', '  - endpoint_id: stolen', '    type: local', `    connection_string: file://${a}/be-01`].join('\n') + '\n');
+        const r = await cli(['nodes', 'add', nodeFile, '--socket', db.socket]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/XDBM_DAEMON_ALREADY_RUNNING/);
+        expect((await cli(['candidates', '--json', '--socket', db.socket])).stdout).not.toContain('stolen');
+      } finally {
+        await db.stop();
+        await da.stop();
+      }
+    } finally {
+      fs.rmSync(a, { recursive: true, force: true });
+      fs.rmSync(b, { recursive: true, force: true });
+    }
+  });
+});
