@@ -19,6 +19,8 @@ export const ErrorCode = {
   CLOSED: 'XDBM_CLOSED',
   // failover
   NO_REPLACEMENT: 'XDBM_NO_REPLACEMENT',
+  /** A named replacement breaks a selection rule (eligibility, failure domains); --force overrides. */
+  RULE_VIOLATION: 'XDBM_RULE_VIOLATION',
   WARMUP_FAILED: 'XDBM_WARMUP_FAILED',
   FAILOVER_TIMEOUT: 'XDBM_FAILOVER_TIMEOUT',
   // backend I/O
@@ -61,6 +63,11 @@ export const ErrorCode = {
   PROTOCOL_ERROR: 'XDBM_PROTOCOL_ERROR',
   /** Alert condition outside the expression grammar; details carry the position. */
   EXPRESSION_INVALID: 'XDBM_EXPRESSION_INVALID',
+  /**
+   * The daemon itself ran out of descriptors or memory (EMFILE, ENFILE, ENOMEM): a fault of this
+   * process, never of the backend it was talking to. No backend changes state on it.
+   */
+  PROCESS_RESOURCES: 'XDBM_PROCESS_RESOURCES',
   /** An unexpected failure inside the daemon (a bug): the message says what. */
   INTERNAL: 'XDBM_INTERNAL',
 } as const;
@@ -104,6 +111,15 @@ export function isXdbmError(e: unknown, code?: ErrorCode): e is XdbmError {
     (e as { code: string }).code.startsWith('XDBM_') && (code === undefined || (e as { code: string }).code === code);
 }
 
+/** Errors that mean this process is out of descriptors or memory (Linux errno 24, 23, 12). */
+export const PROCESS_RESOURCE_ERRNOS: ReadonlyMap<string, number> = new Map([['EMFILE', 24], ['ENFILE', 23], ['ENOMEM', 12]]);
+
+/** True when a probe or I/O error is the daemon's own resource exhaustion (by code or by errno). */
+export function isProcessResourceFault(code: string | undefined, errno?: number): boolean {
+  if (code === ErrorCode.PROCESS_RESOURCES) return true;
+  return errno !== undefined && [...PROCESS_RESOURCE_ERRNOS.values()].includes(Math.abs(errno));
+}
+
 /** Maps a Node fs/syscall error to an XdbmError with a stable code, keeping errno. */
 export function fromSystemError(e: unknown, what: string): XdbmError {
   if (isXdbmError(e)) return e;
@@ -111,6 +127,7 @@ export function fromSystemError(e: unknown, what: string): XdbmError {
   const sys = typeof err?.code === 'string' ? err.code : undefined;
   const code: ErrorCode =
     sys === 'ENOSPC' || sys === 'EDQUOT' ? ErrorCode.NO_SPACE
+    : sys !== undefined && PROCESS_RESOURCE_ERRNOS.has(sys) ? ErrorCode.PROCESS_RESOURCES
     : sys === 'ESTALE' ? ErrorCode.STALE_HANDLE
     : sys === 'ETIMEDOUT' ? ErrorCode.IO_TIMEOUT
     : ErrorCode.IO_ERROR;

@@ -88,6 +88,10 @@ export interface ReloadResult {
   added: string[];
   removed: string[];
   changed: string[];
+  /** Manager-wide settings that changed (`target_active_backends 3 -> 2`), counted in the summary's "changed". */
+  settings: string[];
+  /** Runtime changes (weight, nodes add/remove) since the last reload: kept (saved in the file) or dropped. */
+  runtime?: { kept: string[]; dropped: string[] };
 }
 
 export interface BackendManagerApi {
@@ -110,7 +114,12 @@ export interface BackendManagerApi {
   updateNodeConfig(nodeId: string, node: NodeConfig, opts?: RemovalOptions): Promise<void>;
   /** Replication of every log in the metadata store: under-replicated ranges by epoch. */
   logReplication(): Promise<LogReplicationView[]>;
-  forceBackendSwitch(oldId: string, newId?: string): Promise<FailoverRecord>;
+  /**
+   * Replaces an active now. A named replacement must pass the rules automatic selection follows
+   * (eligible, and in a failure domain no other active uses), else XDBM_RULE_VIOLATION naming the
+   * rules; `force` overrides that, and the broken rules are reported as a warning (the audit trail).
+   */
+  forceBackendSwitch(oldId: string, newId?: string, opts?: { force?: boolean }): Promise<FailoverRecord>;
   setBackendWeight(endpointId: string, weight: number): void;
   triggerReselection(reason: string): Promise<ActiveChangedEvent | null>;
   /** Data-path detection: an I/O error or timeout seen by the WAL marks the backend suspect at once. */

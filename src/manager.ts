@@ -13,7 +13,7 @@ import { createBackend } from './backends/index.js';
 import { withIoTimeout } from './backends/io-timeout.js';
 import { configToYaml, validateManagerConfig, validateNodeAgainst } from './config/index.js';
 import type { ManagerConfig, NodeConfig } from './config/types.js';
-import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from './errors.js';
+import { ErrorCode, XdbmError, fromSystemError, isProcessResourceFault, isXdbmError } from './errors.js';
 import { diffConfig, endpointsOf } from './failover/config-diff.js';
 import { FailoverManager } from './failover/failover-manager.js';
 import { warmUp } from './failover/warmup.js';
@@ -27,6 +27,8 @@ import { backendStatus, candidateStatus, managerStats, selectionSnapshot, type E
 import type { MetricsStore } from './metrics/types.js';
 import { createDefaultRunner, resolveConfig } from './manager-runtime.js';
 import type { ProbeRunner } from './probes/types.js';
+import { domainOf } from './selection/domain.js';
+import { isEligible } from './selection/eligibility.js';
 import { rankReplacements, selectActive } from './selection/select.js';
 import type { ActiveBackendInfo } from './types.js';
 
@@ -100,6 +102,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
         endpoints: () => [...this.#entries.values()].map((e) => ({ endpointId: e.endpoint.endpointId, type: e.endpoint.type })),
         backend: (id) => this.#entries.get(id)?.backend,
         onTransition: (id, t, reason) => this.#onTransition(id, t, reason),
+        onProcessFault: (id, code, message) => this.emit('process-fault', { endpointId: id, code, message }),
         onRoundComplete: () => this.#afterRound(),
         isActive: (id) => this.#actives.includes(id),
       },
@@ -300,16 +303,46 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
 
   // ---- operations ------------------------------------------------------------------------------
 
-  async forceBackendSwitch(oldId: string, newId?: string): Promise<FailoverRecord> {
+  async forceBackendSwitch(oldId: string, newId?: string, opts: { force?: boolean } = {}): Promise<FailoverRecord> {
     this.#entry(oldId);
     if (!this.#actives.includes(oldId)) throw new XdbmError(ErrorCode.NOT_ACTIVE, `${oldId} is not an active backend`);
     if (newId !== undefined) {
       this.#entry(newId);
       if (this.#actives.includes(newId)) throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `${newId} is already active`);
+      const broken = this.#rulesBrokenBy(oldId, newId);
+      if (broken.length > 0 && !opts.force) {
+        throw new XdbmError(ErrorCode.RULE_VIOLATION, `${newId} cannot replace ${oldId}: ${broken.join('; ')} (--force overrides)`, { details: { rules: broken } });
+      }
+      if (broken.length > 0) {
+        this.#warn(`forced failover of ${oldId} to ${newId} breaks: ${broken.join('; ')}`, { failedId: oldId, replacementId: newId, rules: broken, forced: true });
+      }
     }
     const r = await this.#failover.enqueue({ failedId: oldId, replacementId: newId, reason: 'manual switch', manual: true });
     this.emit('failover', r);
     return r;
+  }
+
+  /** The rules automatic selection follows that `newId` would break as the replacement of `oldId`. */
+  #rulesBrokenBy(oldId: string, newId: string): string[] {
+    const snap = this.#snapshot();
+    const byId = new Map(snap.candidates.map((c) => [c.endpointId, c]));
+    const c = byId.get(newId);
+    if (!c) return [];
+    const out: string[] = [];
+    if (c.state !== 'HEALTHY' && c.state !== 'DEGRADED') out.push(`eligibility: its state is ${c.state}, not HEALTHY or DEGRADED`);
+    if (c.holdDownUntilMs > snap.nowMs) out.push(`eligibility: it is held down after flapping for ${Math.ceil((c.holdDownUntilMs - snap.nowMs) / 1000)} s more`);
+    if (!(c.weight > 0)) out.push('eligibility: its weight is 0 (drained)');
+    if (!isEligible(c, snap.nowMs) && out.length === 0) out.push('eligibility: not eligible');
+    const sel = this.#config.selection;
+    if (!sel.allowSharedFailureDomain) {
+      const domain = domainOf(c, sel.failureDomain);
+      const sharing = this.#actives.filter((id) => id !== oldId).filter((id) => {
+        const a = byId.get(id);
+        return a !== undefined && domainOf(a, sel.failureDomain) === domain;
+      });
+      if (sharing.length > 0) out.push(`failure domain: it shares ${sel.failureDomain} '${domain}' with active ${sharing.join(', ')}`);
+    }
+    return out;
   }
 
   setBackendWeight(endpointId: string, weight: number): void {
@@ -330,8 +363,13 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     const e = this.#entry(endpointId);
     const err = fromSystemError(error, `${endpointId}: data path`);
     this.#ops.record(0, false);
-    // A write racing a switch sees the replaced backend closed: not a fault of that backend.
+    // A write racing a switch sees the replaced backend closed: not a fault of that backend. Nor is
+    // the daemon running out of descriptors or memory (EMFILE, ENFILE, ENOMEM): that is ours.
     if (err.code === ErrorCode.CLOSED || !this.#monitor) return;
+    if (isProcessResourceFault(err.code, err.errno)) {
+      this.emit('process-fault', { endpointId, code: err.code, message: err.message });
+      return;
+    }
     const wasFailed = this.#monitor.record(endpointId).health.state === 'FAILED';
     this.#monitor.markFailed(e.endpoint.endpointId, err.code, err.message);
     if (wasFailed && this.#actives.includes(endpointId)) this.#failActive(endpointId, 'data-path');
@@ -398,7 +436,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     // Endpoints that go (or move: rebuilt) take their log copies with them: refuse if that leaves
     // acknowledged entries with fewer than ackQuorum counting copies (XDBM_DATA_AT_RISK).
     await this.#logs.checkRemoval([...d.removed, ...d.rebuilt], what, opts);
-    const result = { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed };
+    const result = { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed, settings: d.settings };
     if (this.#state === 'new') {
       this.#config = next; // nothing built yet: start() builds from this config
       return result;

@@ -1,7 +1,9 @@
 /**
  * Alert rule evaluation (seed section 8 alert_rule_t): each enabled rule is evaluated every
- * evaluationIntervalSec; it fires after consecutiveThreshold true evaluations in a row and resolves at
- * the first false one. Pure: the caller passes the time and the metric values.
+ * evaluationIntervalSec; it fires after consecutiveThreshold true evaluations in a row and resolves
+ * after as many false ones in a row (hysteresis: a condition that flickers around its threshold
+ * neither pages and clears at every evaluation nor stays stuck; a clear condition always clears it).
+ * Pure: the caller passes the time and the metric values.
  */
 import type { AlertRuleConfig, AlertSeverity } from '../config/types.js';
 import { isXdbmError } from '../errors.js';
@@ -18,6 +20,8 @@ export interface AlertRuleState {
   firing: boolean;
   /** True evaluations in a row so far. */
   consecutive: number;
+  /** False evaluations in a row while firing (it resolves at consecutiveThreshold). */
+  consecutiveClear: number;
   /** Date.now() of the last evaluation, 0 when never. */
   lastEvaluatedMs: number;
   lastResult: boolean | null;
@@ -133,6 +137,7 @@ export class AlertEvaluator {
           consecutiveThreshold: rule.consecutiveThreshold,
           firing: false,
           consecutive: 0,
+          consecutiveClear: 0,
           lastEvaluatedMs: 0,
           lastResult: null,
           firingSinceMs: 0,
@@ -163,6 +168,7 @@ export class AlertEvaluator {
       for (const n of e.names) if (typeof values[n] === 'number') picked[n] = values[n]!;
       if (result) {
         st.consecutive++;
+        st.consecutiveClear = 0;
         if (!st.firing && st.consecutive >= e.rule.consecutiveThreshold) {
           st.firing = true;
           st.firingSinceMs = nowMs;
@@ -170,7 +176,8 @@ export class AlertEvaluator {
         }
       } else {
         st.consecutive = 0;
-        if (st.firing) {
+        if (st.firing && ++st.consecutiveClear >= e.rule.consecutiveThreshold) {
+          st.consecutiveClear = 0;
           st.firing = false;
           st.firingSinceMs = 0;
           out.push({ ruleName: st.ruleName, severity: st.severity, condition: st.condition, kind: 'resolved', atMs: nowMs, values: picked });

@@ -6,7 +6,7 @@
  */
 import { constants as C } from 'node:fs';
 import { mkdir, open, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve as pathResolve } from 'node:path';
+import { join } from 'node:path';
 import type { EndpointConfig } from '../config/types.js';
 import { ErrorCode, XdbmError, fromSystemError } from '../errors.js';
 import { BackendBase, type ProbeTarget } from './backend.js';
@@ -61,10 +61,21 @@ export abstract class FileBackendBase extends BackendBase {
     }
   }
 
-  /** Creates the root (when createRoot) and the probe directory. */
-  protected async initDirs(createRoot: boolean): Promise<void> {
+  /**
+   * Checks that the root exists and is a directory, then creates the probe directory inside it. The
+   * root itself is never created: a missing root is a disk not mounted or a typo, and creating it
+   * would write the log onto whatever file system lies underneath (the root file system).
+   */
+  protected async initDirs(): Promise<void> {
     await this.io(`init ${this.rootDir}`, async () => {
-      if (createRoot) await mkdirParents(this.rootDir);
+      const st = await stat(this.rootDir).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') {
+          throw new XdbmError(ErrorCode.NOT_FOUND, `${this.endpointId}: backend root ${this.rootDir} does not exist; it is never created: create it (or mount its disk) first`,
+            { syscallCode: e.code, errno: e.errno, cause: e });
+        }
+        throw e;
+      });
+      if (!st.isDirectory()) throw new XdbmError(ErrorCode.NOT_FOUND, `${this.endpointId}: backend root ${this.rootDir} is not a directory`);
       await mkdir(this.probeDir).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST') throw e;
       });
@@ -146,27 +157,5 @@ export abstract class FileBackendBase extends BackendBase {
 
   probeTarget(): ProbeTarget {
     return { kind: 'dir', endpointId: this.endpointId, type: this.type, dir: this.probeDir, direct: this.type === 'local' };
-  }
-}
-
-/**
- * mkdir -p done one level at a time. Node 20's `mkdir(path, { recursive: true })` spins forever on some
- * pseudo file systems (e.g. a path under /proc): this form fails with the kernel's error instead.
- */
-async function mkdirParents(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = pathResolve(dir); ; d = dirname(d)) {
-    try {
-      await stat(d);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || d === dirname(d)) throw e;
-      missing.push(d);
-    }
-  }
-  for (const d of missing.reverse()) {
-    await mkdir(d).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
   }
 }

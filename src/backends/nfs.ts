@@ -67,7 +67,7 @@ export class NfsBackend extends FileBackendBase {
     const real = await withIoTimeout(realpath(this.#mountPoint), this.#timeoutMs, `${this.endpointId}: realpath`).catch(() => this.#mountPoint);
     this.#mount = checkNfsMount(findMount(entries, real), this.#mountPoint);
     // Never create the mount point itself: only the probe directory inside the mounted export.
-    await this.initDirs(false);
+    await this.initDirs();
   }
 
   override async healthInfo(): Promise<Record<string, unknown>> {

@@ -104,8 +104,8 @@ export class AdminClient {
 
   candidates() { return this.call('candidates', {}); }
   active() { return this.call('active', {}); }
-  failover(failedId: string, replacementId?: string) {
-    return this.call('failover', replacementId === undefined ? { failedId } : { failedId, replacementId });
+  failover(failedId: string, replacementId?: string, force = false) {
+    return this.call('failover', { failedId, ...(replacementId === undefined ? {} : { replacementId }), ...(force ? { force: true } : {}) });
   }
   reload(file?: string) { return this.call('reload', file === undefined ? {} : { file }); }
   weight(id: string, weight: number) { return this.call('weight', { id, weight }); }

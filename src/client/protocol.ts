@@ -39,9 +39,17 @@ export interface StatsView {
   wal?: LogReplicationView[];
 }
 
+/** Where a runtime change was saved (the config file), or why it was not (a reload will then drop it). */
+export interface PersistView {
+  savedTo?: string;
+  notSaved?: string;
+}
+
 export interface AlertsView {
   rules: AlertRuleState[];
   firing: AlertRuleState[];
+  /** Alerts on the daemon itself (out of descriptors or memory), never about a backend. */
+  daemon?: Array<{ ruleName: string; severity: 'critical'; firingSinceMs: number; lastFaultMs: number; faults: number }>;
 }
 
 export interface ValidateView {
@@ -55,15 +63,15 @@ export interface ValidateView {
 export interface AdminMethods {
   candidates: { params: Record<string, never>; result: CandidateStatus[] };
   active: { params: Record<string, never>; result: ActiveView[] };
-  failover: { params: { failedId: string; replacementId?: string }; result: FailoverRecord };
+  failover: { params: { failedId: string; replacementId?: string; force?: boolean }; result: FailoverRecord };
   reload: { params: { file?: string }; result: { file: string; applied: ReloadResult } };
-  weight: { params: { id: string; weight: number }; result: { endpointId: string; weight: number } };
+  weight: { params: { id: string; weight: number }; result: { endpointId: string; weight: number } & PersistView };
   reselect: { params: { reason?: string }; result: { change: ActiveChangedEvent | null; active: ActiveBackendInfo[] } };
   status: { params: { id: string }; result: BackendStatus };
   stats: { params: Record<string, never>; result: StatsView };
   alerts: { params: Record<string, never>; result: AlertsView };
-  nodesAdd: { params: { yamlText?: string; sourceName?: string; node?: unknown }; result: { nodeId: string; endpoints: string[] } };
-  nodesRemove: { params: { nodeId: string; drain?: boolean; force?: boolean }; result: { nodeId: string; drained: boolean; forced: boolean } };
+  nodesAdd: { params: { yamlText?: string; sourceName?: string; node?: unknown }; result: { nodeId: string; endpoints: string[] } & PersistView };
+  nodesRemove: { params: { nodeId: string; drain?: boolean; force?: boolean }; result: { nodeId: string; drained: boolean; forced: boolean } & PersistView };
   logs: { params: Record<string, never>; result: LogReplicationView[] };
   validate: { params: { yamlText: string; sourceName?: string }; result: ValidateView };
   metrics: { params: Record<string, never>; result: { contentType: string; text: string } };

@@ -184,7 +184,23 @@ function parseFile(raw: string, rest: string, opts: ConnectionOptions): Connecti
   }
   const r = checkPath(p, { allowRelative: true, baseDir: opts.baseDir });
   if (!r.ok) return fail(`'${raw}': ${r.message}`);
+  const sys = systemDirectory(r.path);
+  if (sys !== undefined) {
+    return fail(`'${raw}' resolves to ${r.path}, ${sys}: a backend root there would put log and probe files among the system's own; use a directory of its own`);
+  }
   return { ok: true, target: { kind: 'file', path: r.path }, canonical: `file://${r.path}` };
+}
+
+/** Trees that belong to the operating system: no backend root may be one of them or lie inside one. */
+const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/sbin', '/sys', '/usr'];
+/** Directories that hold other people's files: refused themselves, their subdirectories are fine (/tmp, /mnt and /srv stay allowed: disks are mounted there). */
+const SYSTEM_DIRS = ['/', '/home', '/root', '/run', '/var', '/var/lib'];
+
+/** Why `p` (absolute, normalised) is a system directory, or undefined when it is not one. */
+export function systemDirectory(p: string): string | undefined {
+  for (const t of SYSTEM_TREES) if (p === t || p.startsWith(`${t}/`)) return `inside the system tree ${t}`;
+  if (SYSTEM_DIRS.includes(p)) return 'a shared system directory';
+  return undefined;
 }
 
 function parseBlock(raw: string, rest: string): ConnectionParse {

@@ -10,7 +10,8 @@ import { Reader } from './reader.js';
 import { configToObject } from './serialize.js';
 import { ROOT_KEY, validateDocument, type ValidateOptions } from './validate.js';
 import { newNodeContext, readNode } from './validate-nodes.js';
-import { readYaml } from './yaml-source.js';
+import { readYamlOffThread } from './yaml-offthread.js';
+import { readYaml, type YamlSource } from './yaml-source.js';
 import type { ManagerConfig, NodeConfig } from './types.js';
 
 export interface ParseOptions extends ValidateOptions {
@@ -20,7 +21,15 @@ export interface ParseOptions extends ValidateOptions {
 
 /** Parses and validates YAML text. `sourceName` only names the source in messages. */
 export function parseConfig(text: string, sourceName?: string, opts: ParseOptions = {}): ManagerConfig {
-  const src = readYaml(text);
+  return validateSource(readYaml(text), sourceName, opts);
+}
+
+/** parseConfig with the YAML parse on a worker thread for large texts (the daemon's event loop stays free). */
+export async function parseConfigAsync(text: string, sourceName?: string, opts: ParseOptions = {}): Promise<ManagerConfig> {
+  return validateSource(await readYamlOffThread(text), sourceName, opts);
+}
+
+function validateSource(src: YamlSource, sourceName: string | undefined, opts: ParseOptions): ManagerConfig {
   throwIfIssues(src.syntaxIssues, sourceName);
   const issues = new IssueList(src.positions);
   const cfg = validateDocument(src.value, issues, opts);
@@ -35,7 +44,7 @@ export function parseConfig(text: string, sourceName?: string, opts: ParseOption
 export async function loadConfigFile(file: string, opts: Omit<ParseOptions, 'baseDir'> = {}): Promise<ManagerConfig> {
   const abs = path.resolve(file);
   const text = await readConfigText(file, abs);
-  const cfg = parseConfig(text, file, { ...opts, baseDir: path.dirname(abs) });
+  const cfg = await parseConfigAsync(text, file, { ...opts, baseDir: path.dirname(abs) });
   cfg.sourcePath = abs;
   return cfg;
 }
@@ -84,7 +93,15 @@ export function validateManagerConfig(cfg: ManagerConfig): ManagerConfig {
  * `xdbm nodes add FILE`. Same rules as a node inside the full config; paths have no prefix.
  */
 export function parseNodeYaml(text: string, sourceName?: string, opts: ParseOptions = {}): NodeConfig {
-  const src = readYaml(text);
+  return validateNodeSource(readYaml(text), sourceName, opts);
+}
+
+/** parseNodeYaml with the YAML parse off the event loop for large texts. */
+export async function parseNodeYamlAsync(text: string, sourceName?: string, opts: ParseOptions = {}): Promise<NodeConfig> {
+  return validateNodeSource(await readYamlOffThread(text), sourceName, opts);
+}
+
+function validateNodeSource(src: YamlSource, sourceName: string | undefined, opts: ParseOptions): NodeConfig {
   throwIfIssues(src.syntaxIssues, sourceName);
   const issues = new IssueList(src.positions);
   const node = readNode(new Reader(issues, opts.baseDir), '', src.value, newNodeContext(opts.baseDir));

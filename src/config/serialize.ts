@@ -27,6 +27,7 @@ function endpointToObject(ep: EndpointConfig, nodeLabels: Record<string, string>
   if (ep.target.kind === 'nfs') o['mount_point'] = ep.target.mountPoint;
   o['probe_area_mb'] = ep.probeAreaBytes / MIB;
   if (ep.ioTimeoutMs !== undefined) o['io_timeout_ms'] = ep.ioTimeoutMs;
+  if (ep.expectMount) o['expect_mount'] = true;
   if (ep.nvme) {
     const n: Plain = {
       ctrl_loss_tmo_s: ep.nvme.ctrlLossTmoS,

@@ -37,6 +37,8 @@ export interface EndpointConfig {
   nvme?: NvmeFabricsOptions;
   /** File backends: deadline of one file operation (nfs default 5000; local default none). */
   ioTimeoutMs?: number;
+  /** Local backends: the root must be a mount point (its disk mounted), else XDBM_NOT_MOUNTED. */
+  expectMount?: boolean;
 }
 
 export interface NodeConfig {

@@ -2,6 +2,7 @@
  * Validation of candidate nodes and their endpoints (seed 6.1 `candidate_nodes`), including ids that
  * must be unique across the whole pool and connection strings that must match the endpoint type.
  */
+import fs from 'node:fs';
 import { ErrorCode } from '../errors.js';
 import { BACKEND_TYPES, type BackendType } from '../types.js';
 import { parseConnectionString, TYPE_EXAMPLES, isValidHost } from './connection-string.js';
@@ -13,7 +14,7 @@ import type { EndpointConfig, NodeConfig, NvmeFabricsOptions } from './types.js'
 
 export const NODE_KEYS = ['node_id', 'address', 'labels', 'endpoints'] as const;
 export const ENDPOINT_KEYS = [
-  'endpoint_id', 'type', 'connection_string', 'weight', 'labels', 'mount_point', 'probe_area_mb', 'nvme', 'io_timeout_ms',
+  'endpoint_id', 'type', 'connection_string', 'weight', 'labels', 'mount_point', 'probe_area_mb', 'nvme', 'io_timeout_ms', 'expect_mount',
 ] as const;
 export const NVME_KEYS = ['ctrl_loss_tmo_s', 'reconnect_delay_s', 'fast_io_fail_tmo_s', 'hostnqn'] as const;
 
@@ -28,12 +29,16 @@ export interface NodeContext {
   nodeIds: Map<string, string>;
   endpointIds: Map<string, string>;
   targets: Map<string, string>;
+  /** Config path -> the connection string written there, to name both endpoints of a clash. */
+  targetStrings: Map<string, string>;
+  /** `machine NUL root` of the file roots seen so far -> config path, for the nesting check. */
+  fileRoots: Map<string, string>;
   /** Where each accepted endpoint came from, for cross-section issues. */
   endpointPaths: Map<EndpointConfig, string>;
 }
 
 export function newNodeContext(baseDir?: string): NodeContext {
-  return { baseDir, nodeIds: new Map(), endpointIds: new Map(), targets: new Map(), endpointPaths: new Map() };
+  return { baseDir, nodeIds: new Map(), endpointIds: new Map(), targets: new Map(), targetStrings: new Map(), fileRoots: new Map(), endpointPaths: new Map() };
 }
 
 /** Validates the `candidate_nodes` list. */
@@ -75,7 +80,8 @@ export function readNode(r: Reader, path: string, value: unknown, ctx: NodeConte
     const list = r.list(epPath, m['endpoints'], "'endpoints'");
     if (list && list.length === 0) r.issues.add(epPath, 'a node needs at least one endpoint: add one or remove the node');
     list?.forEach((item, i) => {
-      const ep = readEndpoint(r, joinPath(epPath, i), item, nodeId, labels, ctx);
+      // the machine an endpoint's local paths live on: its node's address (the node id when none)
+      const ep = readEndpoint(r, joinPath(epPath, i), item, address === '' ? nodeId : address.toLowerCase(), labels, ctx);
       if (ep) endpoints.push(ep);
     });
   }
@@ -100,7 +106,7 @@ function readId(r: Reader, m: Obj, parent: string, key: string, seen: Map<string
   return v;
 }
 
-function readEndpoint(r: Reader, path: string, value: unknown, nodeId: string, nodeLabels: Record<string, string>, ctx: NodeContext): EndpointConfig | undefined {
+function readEndpoint(r: Reader, path: string, value: unknown, machine: string, nodeLabels: Record<string, string>, ctx: NodeContext): EndpointConfig | undefined {
   const m = r.map(path, value, ENDPOINT_KEYS, 'an endpoint');
   if (!m) return undefined;
   const endpointId = readId(r, m, path, 'endpoint_id', ctx.endpointIds, 'endpoint');
@@ -114,6 +120,10 @@ function readEndpoint(r: Reader, path: string, value: unknown, nodeId: string, n
   const labels = { ...nodeLabels, ...r.labels(m, path, 'labels') };
   const probeAreaMb = r.int(m, path, 'probe_area_mb', DEFAULTS.endpoint.probeAreaMb, { min: 1, max: 1024 });
   const ioTimeoutMs = m['io_timeout_ms'] === undefined ? undefined : r.int(m, path, 'io_timeout_ms', 0, { min: 1 });
+  const expectMount = m['expect_mount'] === undefined ? undefined : r.bool(m, path, 'expect_mount', false);
+  if (expectMount !== undefined && type !== undefined && type !== 'local') {
+    r.issues.add(joinPath(path, 'expect_mount'), `'expect_mount' applies to local endpoints only (nfs always checks its mount); remove it (type is ${type})`);
+  }
 
   // mount point (nfs only)
   let mountPoint = `${DEFAULTS.endpoint.mountRoot}/${endpointId || 'endpoint'}`;
@@ -155,12 +165,15 @@ function readEndpoint(r: Reader, path: string, value: unknown, nodeId: string, n
       } else {
         connectionString = p.canonical;
         target = p.target;
-        const key = targetKey(p.target, nodeId);
-        const first = ctx.targets.get(key);
+        const key = targetKey(p.target, machine);
+        const first = ctx.targets.get(key) ?? nestedFileTarget(ctx, p.target, machine);
         if (first !== undefined) {
-          r.issues.add(csPath, `'${cs}' names the same storage as ${r.issues.describe(first)}: two copies of the log would share one device; point it elsewhere`, { code: ErrorCode.DUPLICATE_ID });
+          const other = ctx.targetStrings.get(first) ?? '';
+          r.issues.add(csPath, `'${cs}' and '${other}' (${r.issues.describe(first)}) name the same storage (or one lies inside the other): two copies of the log would share one device; point one elsewhere`, { code: ErrorCode.DUPLICATE_ID });
         } else {
           ctx.targets.set(key, csPath);
+          ctx.targetStrings.set(csPath, cs);
+          if (p.target.kind === 'file') ctx.fileRoots.set(`${machine}\0${p.target.path}`, csPath);
         }
       }
     }
@@ -169,18 +182,45 @@ function readEndpoint(r: Reader, path: string, value: unknown, nodeId: string, n
   const ep: EndpointConfig = { endpointId, type, connectionString, target, weight, labels, probeAreaBytes: probeAreaMb * MIB };
   if (nvme) ep.nvme = nvme;
   if (ioTimeoutMs !== undefined) ep.ioTimeoutMs = ioTimeoutMs;
+  if (expectMount === true) ep.expectMount = true;
   ctx.endpointPaths.set(ep, path);
   return ep;
 }
 
-/** Storage identity: local paths and devices are per node, NFS exports and NVMe namespaces are network-wide. */
-function targetKey(t: EndpointConfig['target'], nodeId: string): string {
+/**
+ * Storage identity. Local paths and block devices belong to a machine: the node's address, so two
+ * nodes listed with one address are one machine (seed 6.1 lists the same /data path on every node of
+ * distinct machines, which is fine). A block
+ * device is known by its real path (a /dev/disk/by-id link and /dev/sdb are one disk).
+ */
+function targetKey(t: EndpointConfig['target'], machine: string): string {
   switch (t.kind) {
-    case 'file': return `file:${nodeId}:${t.path}`;
-    case 'block': return `block:${nodeId}:${t.devicePath}`;
+    case 'file': return `file:${machine}:${t.path}`;
+    case 'block': return `block:${machine}:${realDevice(t.devicePath)}`;
     case 'nfs': return `nfs:${t.host.toLowerCase()}:${t.exportPath}`;
-    case 'nvme': return `nvme:${t.host.toLowerCase()}:${t.port}:${t.subsysnqn}:${t.nsid}`;
+    // a full NQN (nqn.yyyy-mm.reverse-domain:...) is unique world-wide, so two portals to it are one
+    // device; a short subsystem name (the seed's 'namespace1') is only unique on its target host
+    case 'nvme': return t.subsysnqn.startsWith('nqn.') ? `nvme:${t.subsysnqn}:${t.nsid}` : `nvme:${t.host.toLowerCase()}:${t.port}:${t.subsysnqn}:${t.nsid}`;
   }
+}
+
+/** The device a block path names, following links when it exists (validation works on missing devices too). */
+function realDevice(devicePath: string): string {
+  try {
+    return fs.realpathSync(devicePath);
+  } catch {
+    return devicePath;
+  }
+}
+
+/** The config path of a file endpoint whose root contains, or lies inside, `t`'s root. */
+function nestedFileTarget(ctx: NodeContext, t: EndpointConfig['target'], machine: string): string | undefined {
+  if (t.kind !== 'file') return undefined;
+  for (const [key, at] of ctx.fileRoots) {
+    const [m, root] = key.split('\0') as [string, string];
+    if (m === machine && (t.path.startsWith(`${root}/`) || root.startsWith(`${t.path}/`))) return at;
+  }
+  return undefined;
 }
 
 function readNvme(r: Reader, path: string, value: unknown): NvmeFabricsOptions {

@@ -31,15 +31,23 @@ export const MANAGER_KEYS = [
  */
 export function validateDocument(value: unknown, issues: IssueList, opts: ValidateOptions = {}): ManagerConfig | undefined {
   const r = new Reader(issues, opts.baseDir, opts.checkCondition);
+  // A file that is no xdbm configuration at all (`xdbm reload /etc/shadow`) must not have its lines
+  // copied into the error and the log: its text is named by kind only, its keys only when one of
+  // them is a near miss of the root key (a typo in a real config).
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
-    issues.add('', `the configuration must be a mapping with the key '${ROOT_KEY}', got ${typeName(value)}`);
+    const got = typeof value === 'string' ? 'plain text (not shown)' : typeName(value);
+    issues.add('', `the configuration must be a mapping with the key '${ROOT_KEY}', got ${got}`);
     return undefined;
   }
   const top = value as Obj;
-  for (const k of Object.keys(top)) {
-    if (k !== ROOT_KEY && !k.startsWith('x-')) {
-      issues.add(k, `unknown top-level key '${k}'${didYouMean(k, [ROOT_KEY])}: everything goes under '${ROOT_KEY}:' (keys starting with x- are ignored)`, { at: 'key' });
-    }
+  const unknown = Object.keys(top).filter((k) => k !== ROOT_KEY && !k.startsWith('x-'));
+  const nearMiss = unknown.filter((k) => didYouMean(k, [ROOT_KEY]) !== '');
+  if (!(ROOT_KEY in top) && nearMiss.length === 0 && unknown.length > 0) {
+    issues.add('', `this is not an xdbm configuration: no '${ROOT_KEY}' key, and ${unknown.length} other top-level key(s), not shown`);
+    return undefined;
+  }
+  for (const k of unknown) {
+    issues.add(k, `unknown top-level key '${k}'${didYouMean(k, [ROOT_KEY])}: everything goes under '${ROOT_KEY}:' (keys starting with x- are ignored)`, { at: 'key' });
   }
   if (!r.require(top, '', ROOT_KEY, 'the whole configuration sits under this key (seed section 6.1)')) return undefined;
   const cfg = validateManager(r, ROOT_KEY, top[ROOT_KEY], newNodeContext(opts.baseDir));

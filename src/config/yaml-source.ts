@@ -32,8 +32,32 @@ class Positions implements PositionMap {
   }
 }
 
+/** The position tables as plain Maps and a Set (what crosses a worker boundary). */
+export interface PositionTables {
+  values: Map<string, SourcePos>;
+  keys: Map<string, SourcePos>;
+  scalars: Set<string>;
+  starts: Map<string, SourcePos>;
+}
+
+export function positionTables(p: PositionMap): PositionTables {
+  const x = p as Positions;
+  return { values: x.values, keys: x.keys, scalars: x.scalars, starts: x.starts };
+}
+
+export function positionsFrom(t: PositionTables): PositionMap {
+  const p = new Positions();
+  for (const [k, v] of t.values) p.values.set(k, v);
+  for (const [k, v] of t.keys) p.keys.set(k, v);
+  for (const k of t.scalars) p.scalars.add(k);
+  for (const [k, v] of t.starts) p.starts.set(k, v);
+  return p;
+}
+
 /** Parses YAML, keeping positions of every node. Never throws for bad input: problems become issues. */
 export function readYaml(text: string, rootPath = ''): YamlSource {
+  const tooBig = sizeIssue(text, rootPath);
+  if (tooBig) return { value: undefined, positions: new Positions(), syntaxIssues: [tooBig] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const posAt = (offset: number): SourcePos => {
@@ -50,13 +74,54 @@ export function readYaml(text: string, rootPath = ''): YamlSource {
   const positions = new Positions();
   if (syntaxIssues.length > 0) return { value: undefined, positions, syntaxIssues };
   const walker = new Walker(doc, positions, posAt, text);
-  const value = doc.contents === null ? null : walker.walk(doc.contents as Node, rootPath, 0);
-  return { value, positions, syntaxIssues };
+  try {
+    const value = doc.contents === null ? null : walker.walk(doc.contents as Node, rootPath, 0);
+    return { value, positions, syntaxIssues };
+  } catch (e) {
+    if (!(e instanceof ExpansionLimit)) throw e;
+    return { value: undefined, positions: new Positions(), syntaxIssues: [{ path: rootPath, line: e.at.line, column: e.at.column, message: e.message }] };
+  }
 }
 
+/**
+ * Upper bound of a configuration file or node file. The real files are a few KiB; the bound keeps a
+ * runaway or hostile input from costing the parser (which runs on the daemon's event loop) much time.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+/**
+ * Alias bounds. A 300-byte file of nested aliases expands to billions of nodes (the "billion laughs"),
+ * so a depth limit alone is no bound: count every alias followed and every node produced, and stop at
+ * the first excess with the position of the alias that crossed it. The walker, not the library's
+ * toJS, expands aliases (it records positions), so it applies the bound the library applies with its
+ * `maxAliasCount` option (default 100, the same figure); a real config uses a handful of anchors.
+ */
+export const MAX_ALIAS_EXPANSIONS = 100;
+export const MAX_EXPANDED_NODES = 20_000;
 const MAX_DEPTH = 64;
 
+/** Thrown inside the walker to stop it at once; turned into a syntax issue by readYaml. */
+class ExpansionLimit extends Error {
+  constructor(message: string, readonly at: SourcePos) {
+    super(message);
+  }
+}
+
+/**
+ * Rejects input larger than MAX_CONFIG_BYTES before parsing; returns the issue or undefined. Also called
+ * by readYaml so every entry point (validate, reload, nodes add, admin `validate`) shares the bound.
+ */
+export function sizeIssue(text: string, rootPath = ''): ConfigIssue | undefined {
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= MAX_CONFIG_BYTES) return undefined;
+  return { path: rootPath, line: 1, column: 1, message: `input is ${bytes} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes for a configuration file` };
+}
+
 class Walker {
+  #aliases = 0;
+  #nodes = 0;
+  /** The alias in the document body being expanded, the place worth pointing at in a refusal. */
+  #outer: SourcePos | undefined;
+
   constructor(
     private readonly doc: Document,
     private readonly positions: Positions,
@@ -67,9 +132,21 @@ class Walker {
   walk(node: Node | null | undefined, path: string, depth: number): unknown {
     if (node === null || node === undefined) return null;
     if (depth > MAX_DEPTH) return null;
+    if (++this.#nodes > MAX_EXPANDED_NODES) {
+      throw new ExpansionLimit(`YAML expands to more than ${MAX_EXPANDED_NODES} nodes (through aliases): refused`, this.#at(node));
+    }
     if (isAlias(node)) {
-      const target = node.resolve(this.doc);
-      return this.walk(target as Node | undefined, path, depth + 1);
+      if (++this.#aliases > MAX_ALIAS_EXPANSIONS) {
+        throw new ExpansionLimit(`YAML follows more than ${MAX_ALIAS_EXPANSIONS} aliases: refused (an alias bomb, or anchors overused)`, this.#at(node));
+      }
+      const outermost = this.#outer === undefined;
+      if (outermost) this.#outer = this.#at(node);
+      try {
+        const target = node.resolve(this.doc);
+        return this.walk(target as Node | undefined, path, depth + 1);
+      } finally {
+        if (outermost) this.#outer = undefined;
+      }
     }
     if (node.range && !this.positions.values.has(path)) this.positions.values.set(path, this.posAt(node.range[0]));
     if (isScalar(node)) {
@@ -101,6 +178,11 @@ class Walker {
         }
         const key = String(rawKey);
         const childPath = joinPath(path, key);
+        // top-level `x-` keys are ignored by the validator (a place for anchors): never expand them
+        if (depth === 0 && key.startsWith('x-')) {
+          Object.defineProperty(out, key, { value: null, enumerable: true, writable: true, configurable: true });
+          continue;
+        }
         if (keyNode?.range) this.positions.keys.set(childPath, this.posAt(keyNode.range[0]));
         // defineProperty: a `__proto__` key stays an own key (reported as unknown), never a prototype
         Object.defineProperty(out, key, { value: this.walk(pair.value as Node | null, childPath, depth + 1), enumerable: true, writable: true, configurable: true });
@@ -125,5 +207,11 @@ class Walker {
       return out;
     }
     return null;
+  }
+
+  /** Where to report an excess: the outermost alias being expanded, else the node itself. */
+  #at(node: Node): SourcePos {
+    if (this.#outer) return this.#outer;
+    return node.range ? this.posAt(node.range[0]) : { line: 1, column: 1 };
   }
 }

@@ -69,6 +69,22 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   fs.unlinkSync(socketPath);
 }
 
+/** Most simultaneous admin connections; more are closed at accept (the CLI opens one per command). */
+export const ADMIN_MAX_CONNECTIONS = 32;
+/**
+ * Requests read from one connection but not yet answered. Past it the daemon stops reading that
+ * connection (backpressure) until answers drain: a client that pipelines and never reads costs
+ * bounded memory, not 5,000 queued requests.
+ */
+export const ADMIN_MAX_PENDING_PER_CONNECTION = 16;
+/** Answers waiting in one connection's send buffer past which reading pauses too. */
+export const ADMIN_MAX_UNSENT_BYTES = 1024 * 1024;
+/** A connection with nothing in flight and no bytes for this long is closed. */
+export const ADMIN_IDLE_TIMEOUT_MS = 60_000;
+
+/** Longest Unix socket path (sun_path is 108 bytes, NUL included). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
 export class AdminServer {
   readonly socketPath: string;
   #server?: net.Server;
@@ -81,10 +97,18 @@ export class AdminServer {
   }
 
   async listen(): Promise<void> {
+    // sun_path holds 108 bytes with the NUL: a longer path would bind a truncated name (a stray file
+    // elsewhere, and a socket the CLI never finds). Refuse it before creating anything.
+    if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH_BYTES) {
+      throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `socket path ${this.socketPath} is ${Buffer.byteLength(this.socketPath)} bytes, more than the ${MAX_SOCKET_PATH_BYTES} a Unix socket allows: choose a shorter --socket path`, {
+        details: { socketPath: this.socketPath },
+      });
+    }
     const dir = path.dirname(this.socketPath);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     await clearStaleSocket(this.socketPath);
     const server = net.createServer((sock) => this.#onConnection(sock));
+    server.maxConnections = ADMIN_MAX_CONNECTIONS;
     this.#server = server;
     // The umask makes the socket 0600 from its creation; the chmod makes sure of it afterwards.
     const oldMask = process.umask(0o177);
@@ -121,19 +145,37 @@ export class AdminServer {
     sock.setEncoding('utf8');
     let buf = '';
     let chain = Promise.resolve();
-    sock.on('close', () => this.#sockets.delete(sock));
-    sock.on('error', () => sock.destroy());
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
+    let pending = 0;
+    // Takes complete lines off the buffer while fewer than the limit are unanswered; the rest wait
+    // in the buffer (at most one read chunk past the limit) and reading pauses until answers drain.
+    const takeLines = (): void => {
       let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      while (pending < ADMIN_MAX_PENDING_PER_CONNECTION && (nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.trim() === '') continue;
         // Requests on one connection are answered in order.
-        chain = chain.then(() => this.#handleLine(sock, line));
+        pending++;
+        chain = chain.then(() => this.#handleLine(sock, line)).finally(() => {
+          pending--;
+          takeLines();
+        });
       }
-      if (buf.length > MAX_FRAME_BYTES) {
+      const over = pending >= ADMIN_MAX_PENDING_PER_CONNECTION || sock.writableLength > ADMIN_MAX_UNSENT_BYTES;
+      if (over && !sock.isPaused()) sock.pause();
+      else if (!over && sock.isPaused() && !sock.destroyed) sock.resume();
+    };
+    sock.setTimeout(ADMIN_IDLE_TIMEOUT_MS, () => {
+      if (pending === 0) sock.destroy();
+    });
+    sock.on('drain', takeLines);
+    sock.on('close', () => this.#sockets.delete(sock));
+    sock.on('error', () => sock.destroy());
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      takeLines();
+      // the unfinished last line is what may not exceed the frame limit (complete ones wait their turn)
+      if (buf.length - (buf.lastIndexOf('\n') + 1) > MAX_FRAME_BYTES) {
         this.#send(sock, { id: null, error: { code: ErrorCode.PROTOCOL_ERROR, message: `request line longer than ${MAX_FRAME_BYTES} bytes` } });
         sock.end();
         buf = '';

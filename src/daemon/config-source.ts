@@ -66,12 +66,16 @@ export async function loadWhole(file: string): Promise<ManagerConfig> {
   return checkWhole(cfg, abs);
 }
 
-export function parseWhole(text: string, sourceName: string): ManagerConfig {
-  return checkWhole(loader.parseConfig(text, sourceName, { checkCondition: checkConditionForConfig }), sourceName);
+export async function parseWhole(text: string, sourceName: string): Promise<ManagerConfig> {
+  return checkWhole(await loader.parseConfigAsync(text, sourceName, { checkCondition: checkConditionForConfig }), sourceName);
 }
 
-export function parseNode(text: string, sourceName: string): NodeConfig {
-  return loader.parseNodeYaml(text, sourceName);
+/**
+ * A node for `nodes add`. Relative file: paths resolve against `baseDir`, the running config file's
+ * directory, as they do inside that file: never against the daemon's working directory (/ under systemd).
+ */
+export function parseNode(text: string, sourceName: string, baseDir?: string): Promise<NodeConfig> {
+  return loader.parseNodeYamlAsync(text, sourceName, { baseDir });
 }
 
 /** Issues of a CONFIG_INVALID error, or one issue made of any other error. */

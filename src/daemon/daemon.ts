@@ -3,6 +3,10 @@
  * optionally HTTP (/metrics, dashboard, read-only /api) on loopback; evaluates alert rules; reloads
  * its config on `xdbm reload`, SIGHUP and file change; stops cleanly on SIGTERM/SIGINT.
  */
+import path from 'node:path';
+import { RootLocks, fileRoots } from './root-locks.js';
+import { persistNodeAdd, persistNodeRemove, persistWeight } from './persist.js';
+import type { PersistOutcome, RuntimeChange } from './handlers.js';
 import type { AlertsView, StatsView } from '../client/protocol.js';
 import { AlertEvaluator, type AlertTransition } from '../alerts/evaluator.js';
 import { MonitoringSampler, metricValues, toMonitoringMetrics, type MonitoringMetrics } from '../alerts/monitoring.js';
@@ -45,6 +49,10 @@ const WAL_REFRESH_MS = 5000;
 /** Under-replicated this long fires WalUnderReplicated (re-replication of a lost member is minutes at most). */
 const WAL_ALERT_AFTER_MS = 60_000;
 
+/** The daemon-level alert raised on EMFILE/ENFILE/ENOMEM in a probe or on the data path. */
+const PROCESS_FAULT_RULE = 'DaemonResourcesExhausted';
+/** It clears after this long without a new fault (auto-clear, so one burst does not page for a day). */
+const PROCESS_FAULT_CLEAR_MS = 60_000;
 const MUTATING = new Set(['failover', 'reload', 'weight', 'reselect', 'nodesAdd', 'nodesRemove']);
 
 /** Request params for the log, without file contents. */
@@ -69,6 +77,12 @@ export class XdbmDaemon {
   readonly prom = new XdbmPromMetrics({ processMetrics: true });
   #manager!: BackendManagerApi;
   #evaluator = new AlertEvaluator();
+  #alertsArmed = false;
+  /** Runtime changes since the last reload, saved to the file (kept) or not (a reload drops them). */
+  #runtime: { kept: string[]; dropped: string[] } = { kept: [], dropped: [] };
+  #rootLocks?: RootLocks;
+  /** The daemon-level alert on its own resource exhaustion: firing since, last fault, faults seen. */
+  #processFault = { sinceMs: 0, lastMs: 0, count: 0 };
   #sampler = new MonitoringSampler();
   #monitoring?: MonitoringMetrics;
   /** Replication of the logs in the metadata store, refreshed every WAL_REFRESH_MS by the tick. */
@@ -140,6 +154,10 @@ export class XdbmDaemon {
     });
     await this.#admin.listen();
 
+    // One manager per backend root: a second daemon on the same data (another --socket) stops here.
+    this.#rootLocks = new RootLocks(this.#admin.socketPath);
+    this.#rootLocks.acquireAll(fileRoots(cfg));
+
     this.#manager = await (opts.managerFactory ?? openManager)(cfg);
     this.#wireManagerEvents();
 
@@ -147,7 +165,13 @@ export class XdbmDaemon {
       file: configPath,
       load: (f) => loadWhole(f),
       apply: async (next) => {
+        // roots the new config adds are locked first: one managed by another daemon refuses the reload
+        this.#rootLocks?.acquireAll(fileRoots(next));
         const result = await this.#manager.reloadConfig(next);
+        this.#rootLocks?.keepOnly(fileRoots(next));
+        // what became of the runtime changes since the last reload: saved ones are in the file, kept
+        result.runtime = this.#runtime;
+        this.#runtime = { kept: [], dropped: [] };
         this.#evaluator.setRules(next.alerts);
         const old = cfg.admin;
         if (next.admin.socketPath !== old.socketPath || JSON.stringify(next.admin.http) !== JSON.stringify(old.http)) {
@@ -233,6 +257,18 @@ export class XdbmDaemon {
     });
     const anyOn = m as unknown as { on(ev: string, fn: (w: unknown) => void): unknown };
     anyOn.on('warning', (w) => this.log.warn({ warning: w }, 'manager warning'));
+    anyOn.on('process-fault', (f) => {
+      const fault = f as { endpointId: string; code: string; message: string };
+      const now = Date.now();
+      if (this.#processFault.sinceMs === 0) {
+        // a daemon-level alert: the daemon itself is short of descriptors or memory; no backend is blamed
+        this.log.error({ rule: PROCESS_FAULT_RULE, severity: 'critical', endpointId: fault.endpointId, code: fault.code, error: fault.message },
+          `ALERT firing: ${PROCESS_FAULT_RULE} (the daemon is out of descriptors or memory; backend states are left as they were)`);
+        this.#processFault.sinceMs = now;
+      }
+      this.#processFault.lastMs = now;
+      this.#processFault.count++;
+    });
   }
 
   #backends(): BackendStatus[] {
@@ -253,9 +289,20 @@ export class XdbmDaemon {
       const now = Date.now();
       const stats = this.#manager.getStats();
       this.#monitoring = this.#sampler.sample(stats, now);
-      const transitions = this.#evaluator.tick(now, metricValues(this.#monitoring));
+      // No rule judges backends that were never probed: alerts are armed once no backend is
+      // UNKNOWN, or after a grace of a few rounds (a backend stuck UNKNOWN must not mute alerts).
+      if (!this.#alertsArmed) {
+        const cfg = this.#manager.config;
+        const graceMs = 3 * cfg.healthCheckIntervalMs + cfg.monitoring.probeTimeoutMs;
+        this.#alertsArmed = (stats.unknown === 0 && stats.totalChecks > 0) || now - this.#startedAtMs > graceMs;
+      }
+      const transitions = this.#alertsArmed ? this.#evaluator.tick(now, metricValues(this.#monitoring)) : [];
       for (const t of transitions) this.#logAlert(t);
       if (now - this.#walRefreshedAtMs >= WAL_REFRESH_MS) this.#refreshWal(now);
+      if (this.#processFault.sinceMs > 0 && now - this.#processFault.lastMs > PROCESS_FAULT_CLEAR_MS) {
+        this.log.info({ rule: PROCESS_FAULT_RULE, faults: this.#processFault.count }, `alert resolved: ${PROCESS_FAULT_RULE}`);
+        this.#processFault.sinceMs = 0;
+      }
       const backends = this.#backends();
       this.history.sampleLatency(backends, now);
       this.prom.update({ monitoring: this.#monitoring, stats, backends, alerts: this.#evaluator.states() });
@@ -312,10 +359,13 @@ export class XdbmDaemon {
   }
 
   statsView(): StatsView {
+    // One snapshot: the counts in `monitoring` are derived from the same `stats` (the last tick's
+    // sample would disagree with the live state whenever a probe landed in between); only the
+    // operations rate needs a window and comes from the last tick.
     const stats = this.#manager.getStats();
     return {
       stats,
-      monitoring: this.#monitoring ?? toMonitoringMetrics(stats, 0),
+      monitoring: toMonitoringMetrics(stats, this.#monitoring?.operations_per_second ?? 0),
       uptimeS: Math.round((Date.now() - this.#startedAtMs) / 1000),
       configPath: this.#reload?.file ?? null,
       pid: process.pid,
@@ -325,7 +375,11 @@ export class XdbmDaemon {
   }
 
   alertsView(): AlertsView {
-    return { rules: this.#evaluator.states(), firing: this.#evaluator.firing() };
+    const pf = this.#processFault;
+    const daemon = pf.sinceMs > 0
+      ? [{ ruleName: PROCESS_FAULT_RULE, severity: 'critical' as const, firingSinceMs: pf.sinceMs, lastFaultMs: pf.lastMs, faults: pf.count }]
+      : [];
+    return { rules: this.#evaluator.states(), firing: this.#evaluator.firing(), daemon };
   }
 
   dashboardState(): unknown {
@@ -351,8 +405,8 @@ export class XdbmDaemon {
         if (!this.#reload) throw new XdbmError(ErrorCode.NOT_STARTED, 'daemon is still starting');
         return this.#reload.reload(file, 'admin');
       },
-      validateText: (text, sourceName) => {
-        const cfg = parseWhole(text, sourceName);
+      validateText: async (text, sourceName) => {
+        const cfg = await parseWhole(text, sourceName);
         return {
           ok: true,
           nodes: cfg.candidateNodes.length,
@@ -360,11 +414,35 @@ export class XdbmDaemon {
           alertRules: cfg.alerts.length,
         };
       },
-      parseNode: (text, sourceName) => parseNode(text, sourceName),
+      parseNode: (text, sourceName) => parseNode(text, sourceName, this.#reload ? path.dirname(this.#reload.file) : undefined),
       alerts: () => this.alertsView(),
       stats: () => this.statsView(),
       metricsText: () => this.#metricsText(),
+      persist: (change) => this.#persist(change),
+      lockRoots: (node) => this.#rootLocks?.acquireAll(fileRoots({ candidateNodes: [node] })),
     };
+  }
+
+  /** Saves a runtime change into the current config file; on failure it is remembered as one a reload drops. */
+  #persist(change: RuntimeChange): PersistOutcome {
+    const what = change.kind === 'weight' ? `weight of ${change.endpointId} = ${change.weight}`
+      : change.kind === 'nodeAdd' ? `node ${change.nodeId} added` : `node ${change.nodeId} removed`;
+    const file = this.#reload?.file;
+    try {
+      if (file === undefined) throw new Error('the daemon has no config file');
+      if (change.kind === 'weight') persistWeight(file, change.endpointId, change.weight);
+      else if (change.kind === 'nodeAdd') persistNodeAdd(file, change.yamlText);
+      else persistNodeRemove(file, change.nodeId);
+      this.#reload?.adopt();
+      this.#runtime.kept.push(what);
+      this.log.info({ change, file }, 'runtime change saved to the config file');
+      return { savedTo: file };
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.#runtime.dropped.push(what);
+      this.log.warn({ change, file, error: why }, 'runtime change NOT saved to the config file: the next reload drops it');
+      return { notSaved: `${why}; the next reload, SIGHUP or edit of the file undoes it` };
+    }
   }
 
   /** SIGHUP: reload the current file; errors are logged by the controller. */
@@ -380,6 +458,7 @@ export class XdbmDaemon {
       await this.#http?.close().catch((e) => this.log.error({ err: e }, 'closing HTTP failed'));
       await this.#admin?.close().catch((e) => this.log.error({ err: e }, 'closing the admin socket failed'));
       if (this.#manager) await this.#manager.stop().catch((e) => this.log.error({ err: e }, 'manager stop failed'));
+      this.#rootLocks?.releaseAll();
       this.log.info('daemon stopped');
     })();
     return this.#stopping;

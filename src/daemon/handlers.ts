@@ -10,11 +10,30 @@ import type { BackendManagerApi, ReloadResult } from '../manager-api.js';
 export interface DaemonContext {
   manager(): BackendManagerApi;
   reload(file?: string): Promise<{ file: string; applied: ReloadResult }>;
-  validateText(yamlText: string, sourceName: string): ValidateView;
-  parseNode(yamlText: string, sourceName: string): NodeConfig;
+  validateText(yamlText: string, sourceName: string): Promise<ValidateView>;
+  parseNode(yamlText: string, sourceName: string): Promise<NodeConfig>;
   alerts(): AlertsView;
   stats(): StatsView;
   metricsText(): Promise<{ contentType: string; text: string }>;
+  /**
+   * Writes a runtime change into the config file (optional: a context without a file keeps changes
+   * in memory). Returns where it was saved, or why not (then a reload will drop it, and says so).
+   */
+  persist?(change: RuntimeChange): PersistOutcome;
+  /** Locks the backend roots of a node about to be added (one manager per root); throws when another daemon holds one. */
+  lockRoots?(node: NodeConfig): void;
+}
+
+export type RuntimeChange =
+  | { kind: 'weight'; endpointId: string; weight: number }
+  | { kind: 'nodeAdd'; nodeId: string; yamlText: string }
+  | { kind: 'nodeRemove'; nodeId: string };
+
+export interface PersistOutcome {
+  /** The file now holding the change, or undefined when it was not saved. */
+  savedTo?: string;
+  /** Why it was not saved. */
+  notSaved?: string;
 }
 
 function str(params: Record<string, unknown>, key: string, what: string): string {
@@ -50,7 +69,7 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
     failover: (p) => {
       const failedId = str(p, 'failedId', 'the failed backend id');
       const replacementId = optStr(p, 'replacementId');
-      return ctx.manager().forceBackendSwitch(failedId, replacementId);
+      return ctx.manager().forceBackendSwitch(failedId, replacementId, { force: p.force === true });
     },
     reload: (p) => ctx.reload(optStr(p, 'file')),
     weight: (p) => {
@@ -60,7 +79,7 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `weight must be a number from 0 to 1, got ${JSON.stringify(w)}`, { details: { param: 'weight' } });
       }
       ctx.manager().setBackendWeight(id, w);
-      return { endpointId: id, weight: w };
+      return { endpointId: id, weight: w, ...ctx.persist?.({ kind: 'weight', endpointId: id, weight: w }) };
     },
     reselect: async (p) => {
       const reason = optStr(p, 'reason') ?? 'manual reselection (xdbm reselect)';
@@ -73,22 +92,25 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
     nodesAdd: async (p) => {
       let node: NodeConfig;
       if (typeof p.yamlText === 'string') {
-        node = ctx.parseNode(p.yamlText, optStr(p, 'sourceName') ?? 'node.yaml');
+        node = await ctx.parseNode(p.yamlText, optStr(p, 'sourceName') ?? 'node.yaml');
       } else if (p.node && typeof p.node === 'object') {
         // A structured node goes through the same YAML validation path, so it is checked the same way.
-        node = ctx.parseNode(JSON.stringify(p.node), 'node (json)');
+        node = await ctx.parseNode(JSON.stringify(p.node), 'node (json)');
       } else {
         throw new XdbmError(ErrorCode.INVALID_ARGUMENT, 'nodesAdd needs "yamlText" (a node in YAML) or "node"');
       }
+      ctx.lockRoots?.(node);
       await ctx.manager().addCandidateNode(node);
-      return { nodeId: node.nodeId, endpoints: node.endpoints.map((e) => e.endpointId) };
+      // only YAML text is written back as given; a structured node is written as its YAML form
+      const yamlText = typeof p.yamlText === 'string' ? p.yamlText : JSON.stringify(p.node);
+      return { nodeId: node.nodeId, endpoints: node.endpoints.map((e) => e.endpointId), ...ctx.persist?.({ kind: 'nodeAdd', nodeId: node.nodeId, yamlText }) };
     },
     nodesRemove: async (p) => {
       const nodeId = str(p, 'nodeId', 'the node id');
       const drain = p.drain === true;
       const force = p.force === true;
       await ctx.manager().removeCandidateNode(nodeId, { drain, force });
-      return { nodeId, drained: drain, forced: force };
+      return { nodeId, drained: drain, forced: force, ...ctx.persist?.({ kind: 'nodeRemove', nodeId }) };
     },
     logs: () => ctx.manager().logReplication(),
     validate: (p) => {

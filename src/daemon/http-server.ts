@@ -56,7 +56,10 @@ function readToken(file: string): string {
   try {
     text = fs.readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new XdbmError(ErrorCode.CONFIG_NOT_FOUND, `cannot read the HTTP token file ${file}: ${(e as Error).message}`, { cause: e });
+    throw new XdbmError(ErrorCode.CONFIG_NOT_FOUND, `cannot read the HTTP token file ${file}: ${(e as Error).message}`, {
+      cause: e,
+      details: { tokenFile: file, hint: `write a long random token into the token file (one line, plain text), e.g. \`openssl rand -hex 32 > ${file}\`, or give another --token-file` },
+    });
   }
   if (text.length < 16) {
     throw new XdbmError(ErrorCode.CONFIG_INVALID, `the HTTP token in ${file} is shorter than 16 characters; write a long random one, e.g. \`openssl rand -hex 32 > ${file}\``);
@@ -72,6 +75,17 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   const b = crypto.createHash('sha256').update(token).digest();
   return crypto.timingSafeEqual(a, b);
 }
+
+/** Most simultaneous HTTP connections (dashboard, scrapers); more are closed at accept. */
+export const HTTP_MAX_CONNECTIONS = 64;
+/** The whole request head must arrive within this. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+export const HTTP_IDLE_TIMEOUT_MS = 30_000;
+export const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** Request head size (Node's default is 16 KiB; the routes need far less). */
+export const HTTP_MAX_HEADER_BYTES = 8 * 1024;
 
 export class OpsHttpServer {
   #server?: http.Server;
@@ -106,11 +120,22 @@ export class OpsHttpServer {
   }
 
   async listen(): Promise<void> {
-    const server = http.createServer((req, res) => {
+    const server = http.createServer({
+      headersTimeout: HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      // Node checks the two timeouts above only this often (default 30 s): a half-open request
+      // would otherwise hold its descriptor three times longer than the limit says
+      connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_INTERVAL_MS,
+      maxHeaderSize: HTTP_MAX_HEADER_BYTES,
+    }, (req, res) => {
       this.#handle(req, res).catch((e) => this.#json(res, 500, { error: toErrorBody(e) }));
     });
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // Connections past the cap are closed at accept: a flood of idle clients costs at most this many
+    // descriptors, never the ones the probes need (descriptor exhaustion looked like failing backends).
+    server.maxConnections = HTTP_MAX_CONNECTIONS;
+    // An open connection with no bytes either way for this long is closed.
+    server.setTimeout(HTTP_IDLE_TIMEOUT_MS, (sock) => sock.destroy());
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

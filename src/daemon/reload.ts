@@ -62,6 +62,11 @@ export class ReloadController {
     return p;
   }
 
+  /** The current file was rewritten by the daemon itself (a saved runtime change): not a reason to reload. */
+  adopt(): void {
+    this.#lastHash = hashFile(this.#file);
+  }
+
   /** Starts watching the current file; changes are reloaded after `debounceMs` of quiet. */
   watch(debounceMs = 300): void {
     this.#debounceMs = debounceMs;

@@ -6,6 +6,7 @@
  *    NVMe options): their backend must be rebuilt, so they are removed and added again;
  *  - changed: same backend, other weight / labels / node (kept state and metrics, rescored).
  */
+import { configToObject } from '../config/serialize.js';
 import type { EndpointConfig, ManagerConfig, NodeConfig } from '../config/types.js';
 
 export interface EndpointEntryConfig {
@@ -19,6 +20,8 @@ export interface ConfigDiff {
   /** Removed and added again (identity changed). */
   rebuilt: string[];
   changed: string[];
+  /** Manager-wide settings that changed, by YAML name (`target_active_backends 3 -> 2`). */
+  settings: string[];
   /** Selection policy, weights, domain rule or target changed: the active set must be reselected. */
   selectionChanged: boolean;
 }
@@ -54,5 +57,22 @@ export function diffConfig(oldCfg: ManagerConfig, newCfg: ManagerConfig): Config
   const selectionChanged =
     JSON.stringify(oldCfg.selection) !== JSON.stringify(newCfg.selection) ||
     oldCfg.targetActiveBackends !== newCfg.targetActiveBackends;
-  return { added, removed, rebuilt, changed, selectionChanged };
+  return { added, removed, rebuilt, changed, selectionChanged, settings: settingsChanged(oldCfg, newCfg) };
+}
+
+/**
+ * The manager-wide settings (every top-level key but candidate_nodes) that differ, by their YAML
+ * names; a scalar shows `old -> new`. The reload summary counts these with the changed endpoints, so
+ * a reload that changed target_active_backends never reads "changed 0".
+ */
+function settingsChanged(oldCfg: ManagerConfig, newCfg: ManagerConfig): string[] {
+  const a = (configToObject(oldCfg)['dynamic_backend_manager'] ?? {}) as Record<string, unknown>;
+  const b = (configToObject(newCfg)['dynamic_backend_manager'] ?? {}) as Record<string, unknown>;
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (k === 'candidate_nodes' || JSON.stringify(a[k]) === JSON.stringify(b[k])) continue;
+    const scalar = (v: unknown) => v === undefined || v === null || typeof v !== 'object';
+    out.push(scalar(a[k]) && scalar(b[k]) ? `${k} ${String(a[k])} -> ${String(b[k])}` : k);
+  }
+  return out;
 }

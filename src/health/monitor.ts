@@ -21,7 +21,7 @@
 import type { StorageBackend } from '../backends/backend.js';
 import { withIoTimeout } from '../backends/io-timeout.js';
 import type { ManagerConfig } from '../config/types.js';
-import { ErrorCode, fromSystemError } from '../errors.js';
+import { ErrorCode, fromSystemError, isProcessResourceFault } from '../errors.js';
 import type { MetricsStore } from '../metrics/types.js';
 import type { ProbeResult, ProbeRunner } from '../probes/types.js';
 import { EMPTY_METRICS, PROBE_KINDS, type BackendType, type EndpointMetrics, type ProbeKind } from '../types.js';
@@ -71,6 +71,8 @@ export interface MonitorHost {
   onTransition(endpointId: string, t: Transition, reason: string): void;
   /** A round's probes all finished. */
   onRoundComplete?(round: number): void;
+  /** A probe failed on the daemon's own resources (EMFILE, ENFILE, ENOMEM); no backend state changed. */
+  onProcessFault?(endpointId: string, code: string, message: string): void;
   /** The backend is in the active set (its handles are in use by the data path). */
   isActive?(endpointId: string): boolean;
 }
@@ -85,6 +87,8 @@ export interface MonitorOptions {
 export class HealthMonitor {
   totalChecks = 0;
   failedChecks = 0;
+  /** Probes that failed on the daemon's own resource exhaustion (EMFILE, ENFILE, ENOMEM): not counted against backends. */
+  processFaults = 0;
   lastFullScanMs = 0;
   round = 0;
   readonly #host: MonitorHost;
@@ -240,6 +244,13 @@ export class HealthMonitor {
     if (!r) return; // removed while its probe ran
     const cfg = this.#host.config();
     const now = this.#now();
+    if (!res.ok && isProcessResourceFault(res.error?.code, res.error?.errno)) {
+      // The daemon is out of descriptors or memory: the probe says nothing about the backend. Its
+      // state, metrics and flap record stay; the daemon raises its own alert instead.
+      this.processFaults++;
+      this.#host.onProcessFault?.(res.endpointId, res.error!.code, res.error!.message);
+      return;
+    }
     this.totalChecks++;
     if (!res.ok) this.failedChecks++;
     this.#updateMetrics(r, res);

@@ -16,7 +16,7 @@
  * a failure with XDBM_PROBE_TIMEOUT (the stuck I/O is left to finish on its own).
  */
 import type { ProbeTarget, StorageBackend } from '../backends/backend.js';
-import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
+import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from '../errors.js';
 import { summarizeLatencies } from '../metrics/histogram.js';
 import type { ProbeKind } from '../types.js';
 import type { ProbeErrorInfo, ProbeOptions, ProbeResult, ProbeRunner } from './types.js';
@@ -45,8 +45,8 @@ interface Tally {
 
 function errorInfo(e: unknown): ProbeErrorInfo {
   if (isXdbmError(e)) return { code: e.code, message: e.message, errno: e.errno };
-  const err = e as { message?: string };
-  return { code: ErrorCode.IO_ERROR, message: err?.message ?? String(e) };
+  const x = fromSystemError(e, 'probe');
+  return { code: x.code, message: x.message, errno: x.errno };
 }
 
 function nowUs(): number {

@@ -1,7 +1,9 @@
 /**
  * Prometheus export (prom-client) of the seed section 8 metric set, per-backend gauges and a latency
- * histogram labelled endpoint_id / node_id / type, and the firing alerts. Each metric name is the
- * seed's monitoring_metrics_t field with an `xdbm_` prefix; units are in the names.
+ * histogram labelled endpoint_id / node_id / type, and the firing alerts. Names follow Prometheus
+ * conventions so `promtool check metrics` passes with no lint warning: base units (seconds, not the
+ * seed's _us/_ms fields, which keep their names in `xdbm stats` and alert conditions), no `_count`
+ * suffix on gauges, and `_total` only on counters.
  */
 import client from 'prom-client';
 import type { AlertRuleState } from '../alerts/evaluator.js';
@@ -18,26 +20,38 @@ export interface PromSnapshot {
 
 const BACKEND_LABELS = ['endpoint_id', 'node_id', 'type'] as const;
 
-/** Histogram buckets for latencies in microseconds: 50 us .. 1 s. */
-const LATENCY_BUCKETS_US = [50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000];
+/** Histogram buckets for latencies in seconds: 50 us .. 1 s. */
+const LATENCY_BUCKETS_SECONDS = [50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const US_PER_SECOND = 1e6;
+const MS_PER_SECOND = 1e3;
 
-/** The seed section 8.1 field -> exported metric name (all present on every scrape). */
+/** The exported names of the seed section 8.1 fields, in the seed's order (all present on every scrape). */
 export const SEED_METRIC_NAMES = [
-  'xdbm_overall_availability',
-  'xdbm_healthy_backend_count',
-  'xdbm_total_backend_count',
-  'xdbm_avg_operation_latency_us',
-  'xdbm_p99_operation_latency_us',
-  'xdbm_operations_per_second',
-  'xdbm_failover_events_last_hour',
-  'xdbm_avg_failover_time_ms',
-  'xdbm_failed_failovers',
-  'xdbm_health_summary',
+  'xdbm_overall_availability', // overall_availability
+  'xdbm_healthy_backends', // healthy_backend_count
+  'xdbm_backends', // total_backend_count
+  'xdbm_avg_operation_latency_seconds', // avg_operation_latency_us
+  'xdbm_p99_operation_latency_seconds', // p99_operation_latency_us
+  'xdbm_operations_per_second', // operations_per_second
+  'xdbm_failover_events_last_hour', // failover_events_last_hour
+  'xdbm_avg_failover_duration_seconds', // avg_failover_time_ms
+  'xdbm_failed_failovers', // failed_failovers
+  'xdbm_backends_in_state', // health_summary (promtool: a name must not contain 'summary')
 ] as const;
+
+/**
+ * prom-client default metrics that are gauges named `_total` (promtool: "non-counter metrics should
+ * not have _total suffix"): dropped; prom-client's xdbm_nodejs_active_{handles,requests,resources}
+ * gauges (by type) carry the same figures under lint-clean names.
+ */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class XdbmPromMetrics {
   readonly registry = new client.Registry();
   #g: Record<string, client.Gauge<string>> = {};
+  #counters: Record<string, client.Counter<string>> = {};
+  /** Last value each counter was brought to: the sources are running totals, the counter moves by the difference. */
+  #counterValues = new Map<string, number>();
   #backend: Record<string, client.Gauge<(typeof BACKEND_LABELS)[number]>> = {};
   #latencyHist: client.Histogram<(typeof BACKEND_LABELS)[number]>;
   #alertFiring: client.Gauge<'rule' | 'severity'>;
@@ -51,24 +65,27 @@ export class XdbmPromMetrics {
     const gauge = (name: string, help: string): void => {
       this.#g[name] = new client.Gauge({ name, help, registers: [reg] });
     };
+    const counter = (name: string, help: string): void => {
+      this.#counters[name] = new client.Counter({ name, help, registers: [reg] });
+    };
     gauge('xdbm_overall_availability', 'Share of candidate backends that are HEALTHY or DEGRADED (0..1)');
-    gauge('xdbm_healthy_backend_count', 'Candidate backends in state HEALTHY');
-    gauge('xdbm_total_backend_count', 'Candidate backends configured');
-    gauge('xdbm_avg_operation_latency_us', 'Average data-path operation latency, microseconds');
-    gauge('xdbm_p99_operation_latency_us', 'p99 data-path operation latency, microseconds');
+    gauge('xdbm_healthy_backends', 'Candidate backends in state HEALTHY (seed healthy_backend_count)');
+    gauge('xdbm_backends', 'Candidate backends configured (seed total_backend_count)');
+    gauge('xdbm_avg_operation_latency_seconds', 'Average data-path operation latency, seconds (seed avg_operation_latency_us)');
+    gauge('xdbm_p99_operation_latency_seconds', 'p99 data-path operation latency, seconds (seed p99_operation_latency_us)');
     gauge('xdbm_operations_per_second', 'Data-path operations per second');
     gauge('xdbm_failover_events_last_hour', 'Failovers in the last hour');
-    gauge('xdbm_avg_failover_time_ms', 'Average failover duration, milliseconds');
+    gauge('xdbm_avg_failover_duration_seconds', 'Average failover duration, seconds (seed avg_failover_time_ms)');
     gauge('xdbm_failed_failovers', 'Failovers that did not complete');
-    gauge('xdbm_failover_total', 'Failovers since start');
-    gauge('xdbm_active_backend_count', 'Active backends now');
+    counter('xdbm_failover_total', 'Failovers since start');
+    gauge('xdbm_active_backends', 'Active backends now');
     gauge('xdbm_target_active_backends', 'Active backends wanted (target_active_backends)');
-    gauge('xdbm_operations_total', 'Data-path operations since start (successful + failed)');
-    gauge('xdbm_failed_operations_total', 'Failed data-path operations since start');
-    gauge('xdbm_health_checks_total', 'Health probes run since start');
-    gauge('xdbm_failed_health_checks_total', 'Health probes that failed since start');
+    counter('xdbm_operations_total', 'Data-path operations since start (successful + failed)');
+    counter('xdbm_failed_operations_total', 'Failed data-path operations since start');
+    counter('xdbm_health_checks_total', 'Health probes run since start');
+    counter('xdbm_failed_health_checks_total', 'Health probes that failed since start');
     this.#healthSummary = new client.Gauge({
-      name: 'xdbm_health_summary',
+      name: 'xdbm_backends_in_state',
       help: 'Candidate backends by health state (seed health_summary)',
       labelNames: ['state'],
       registers: [reg],
@@ -76,8 +93,8 @@ export class XdbmPromMetrics {
     const bg = (name: string, help: string): void => {
       this.#backend[name] = new client.Gauge({ name, help, labelNames: BACKEND_LABELS, registers: [reg] });
     };
-    bg('xdbm_backend_avg_latency_us', 'Average probe latency of a backend, microseconds');
-    bg('xdbm_backend_p99_latency_us', 'p99 probe latency of a backend, microseconds');
+    bg('xdbm_backend_avg_latency_seconds', 'Average probe latency of a backend, seconds');
+    bg('xdbm_backend_p99_latency_seconds', 'p99 probe latency of a backend, seconds');
     bg('xdbm_backend_bandwidth_mbps', 'Measured bandwidth of a backend, MB/s');
     bg('xdbm_backend_iops', 'Measured IOPS of a backend');
     bg('xdbm_backend_error_ratio', 'Error ratio of a backend over the last probe window (0..1)');
@@ -88,10 +105,10 @@ export class XdbmPromMetrics {
     bg('xdbm_backend_score', 'Selection score of a backend');
     bg('xdbm_backend_consecutive_failures', 'Consecutive failed probes of a backend');
     this.#latencyHist = new client.Histogram({
-      name: 'xdbm_backend_probe_latency_us',
-      help: 'Probe latency of each backend (one observation per metrics update), microseconds',
+      name: 'xdbm_backend_probe_latency_seconds',
+      help: 'Probe latency of each backend (one observation per metrics update), seconds',
       labelNames: BACKEND_LABELS,
-      buckets: LATENCY_BUCKETS_US,
+      buckets: LATENCY_BUCKETS_SECONDS,
       registers: [reg],
     });
     this.#alertFiring = new client.Gauge({
@@ -106,7 +123,25 @@ export class XdbmPromMetrics {
       labelNames: ['log'],
       registers: [reg],
     });
-    if (opts.processMetrics) client.collectDefaultMetrics({ register: reg, prefix: 'xdbm_process_' });
+    if (opts.processMetrics) {
+      // prom-client names them process_* and nodejs_* itself: the prefix is xdbm_, not xdbm_process_
+      client.collectDefaultMetrics({ register: reg, prefix: 'xdbm_' });
+      for (const name of MISNAMED_DEFAULT_METRICS) reg.removeSingleMetric(`xdbm_${name}`);
+    }
+  }
+
+  /** Brings a counter to a running total (a total that went down, e.g. stats reset, restarts the counter). */
+  #count(name: string, total: number): void {
+    const c = this.#counters[name]!;
+    const last = this.#counterValues.get(name) ?? 0;
+    if (!Number.isFinite(total)) return;
+    if (total < last) {
+      c.reset();
+      c.inc(total);
+    } else if (total > last) {
+      c.inc(total - last);
+    }
+    this.#counterValues.set(name, total);
   }
 
   /** Per-log under-replicated entries (from the metadata store; refreshed apart from update()). */
@@ -119,21 +154,21 @@ export class XdbmPromMetrics {
     const m = s.monitoring;
     const set = (name: string, v: number): void => this.#g[name]!.set(Number.isFinite(v) ? v : 0);
     set('xdbm_overall_availability', m.overall_availability);
-    set('xdbm_healthy_backend_count', m.healthy_backend_count);
-    set('xdbm_total_backend_count', m.total_backend_count);
-    set('xdbm_avg_operation_latency_us', m.avg_operation_latency_us);
-    set('xdbm_p99_operation_latency_us', m.p99_operation_latency_us);
+    set('xdbm_healthy_backends', m.healthy_backend_count);
+    set('xdbm_backends', m.total_backend_count);
+    set('xdbm_avg_operation_latency_seconds', m.avg_operation_latency_us / US_PER_SECOND);
+    set('xdbm_p99_operation_latency_seconds', m.p99_operation_latency_us / US_PER_SECOND);
     set('xdbm_operations_per_second', m.operations_per_second);
     set('xdbm_failover_events_last_hour', m.failover_events_last_hour);
-    set('xdbm_avg_failover_time_ms', m.avg_failover_time_ms);
+    set('xdbm_avg_failover_duration_seconds', m.avg_failover_time_ms / MS_PER_SECOND);
     set('xdbm_failed_failovers', m.failed_failovers);
-    set('xdbm_failover_total', s.stats.failoverCount);
-    set('xdbm_active_backend_count', s.stats.activeCount);
+    this.#count('xdbm_failover_total', s.stats.failoverCount);
+    set('xdbm_active_backends', s.stats.activeCount);
     set('xdbm_target_active_backends', s.stats.targetCount);
-    set('xdbm_operations_total', s.stats.successfulOperations + s.stats.failedOperations);
-    set('xdbm_failed_operations_total', s.stats.failedOperations);
-    set('xdbm_health_checks_total', s.stats.totalChecks);
-    set('xdbm_failed_health_checks_total', s.stats.failedChecks);
+    this.#count('xdbm_operations_total', s.stats.successfulOperations + s.stats.failedOperations);
+    this.#count('xdbm_failed_operations_total', s.stats.failedOperations);
+    this.#count('xdbm_health_checks_total', s.stats.totalChecks);
+    this.#count('xdbm_failed_health_checks_total', s.stats.failedChecks);
     const byState: Record<HealthState, number> = { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, FAILED: 0, UNKNOWN: 0 };
     for (const b of s.backends) byState[b.state] = (byState[b.state] ?? 0) + 1;
     for (const st of Object.values(HealthState)) this.#healthSummary.set({ state: st.toLowerCase() }, byState[st]);
@@ -143,8 +178,8 @@ export class XdbmPromMetrics {
     for (const b of s.backends) {
       const labels = { endpoint_id: b.endpointId, node_id: b.nodeId, type: b.type };
       const bs = (name: string, v: number): void => this.#backend[name]!.set(labels, Number.isFinite(v) ? v : 0);
-      bs('xdbm_backend_avg_latency_us', b.metrics.avgLatencyUs);
-      bs('xdbm_backend_p99_latency_us', b.metrics.p99LatencyUs);
+      bs('xdbm_backend_avg_latency_seconds', b.metrics.avgLatencyUs / US_PER_SECOND);
+      bs('xdbm_backend_p99_latency_seconds', b.metrics.p99LatencyUs / US_PER_SECOND);
       bs('xdbm_backend_bandwidth_mbps', b.metrics.bandwidthMBps);
       bs('xdbm_backend_iops', b.metrics.iops);
       bs('xdbm_backend_error_ratio', b.metrics.errorRate);
@@ -159,7 +194,7 @@ export class XdbmPromMetrics {
       if (at > 0 && this.#lastObserved.get(b.endpointId) !== at) {
         this.#lastObserved.set(b.endpointId, at);
         this.#histLabels.set(b.endpointId, labels);
-        this.#latencyHist.observe(labels, b.metrics.avgLatencyUs);
+        this.#latencyHist.observe(labels, b.metrics.avgLatencyUs / US_PER_SECOND);
       }
     }
     for (const [id, labels] of this.#histLabels) {

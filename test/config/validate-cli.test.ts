@@ -107,6 +107,6 @@ describe('--node', () => {
     writeFileSync(file, 'node_id: n9\naddress: 10.0.0.9\nendpoints:\n  - { endpoint_id: e9, type: local, connection_string: "file:d9", wieght: 1 }\n');
     const bad = await runValidate(file, { node: true });
     expect(bad.exitCode).toBe(2);
-    expect(bad.stdout).toBe(`${file}:4:67 endpoints[0].wieght: unknown key 'wieght' (did you mean 'weight'?); valid keys here: endpoint_id, type, connection_string, weight, labels, mount_point, probe_area_mb, nvme, io_timeout_ms\n`);
+    expect(bad.stdout).toBe(`${file}:4:67 endpoints[0].wieght: unknown key 'wieght' (did you mean 'weight'?); valid keys here: endpoint_id, type, connection_string, weight, labels, mount_point, probe_area_mb, nvme, io_timeout_ms, expect_mount\n`);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProbeTarget, StorageBackend } from '../../src/backends/backend.js';
 import type { ManagerConfig } from '../../src/config/types.js';
-import { ErrorCode, XdbmError } from '../../src/errors.js';
+import { ErrorCode, XdbmError, fromSystemError, isProcessResourceFault } from '../../src/errors.js';
 import { HealthMonitor, probeKindForRound } from '../../src/health/monitor.js';
 import type { Transition } from '../../src/health/state-machine.js';
 import type { ProbeOptions, ProbeResult, ProbeRunner } from '../../src/probes/types.js';
@@ -92,6 +92,30 @@ describe('HealthMonitor', () => {
     expect(toFailed.reason).toMatch(/XDBM_IO_ERROR/);
     expect(s.mon.record('b').lastError?.code).toBe('XDBM_IO_ERROR');
     expect(s.mon.decayedErrors('b')).toBeCloseTo(3, 9);
+  });
+
+  it.each(['EMFILE', 'ENFILE', 'ENOMEM'])('a probe failing on the daemon\'s own %s changes no backend state and is reported as a process fault', async (sys) => {
+    const s = setup(['a']);
+    await s.mon.runRound(); // a passes once: HEALTHY
+    expect(s.mon.record('a').health.state).toBe('HEALTHY');
+    const realError = Object.assign(new Error(`${sys}: too many open files, open '/x/.xdbm-probe/p'`), { code: sys, errno: -({ EMFILE: 24, ENFILE: 23, ENOMEM: 12 } as Record<string, number>)[sys]!, syscall: 'open' });
+    const x = fromSystemError(realError, 'a: basic probe');
+    expect(x.code).toBe(ErrorCode.PROCESS_RESOURCES);
+    s.runner.run = async (target, kind) => ({
+      endpointId: target.endpointId, kind, ok: false, ops: 1, errors: 1, errorRate: 1, avgLatencyUs: 0, p50LatencyUs: 0, p99LatencyUs: 0,
+      bandwidthMBps: 0, iops: 0, durationMs: 1, finishedAtMs: 0, error: { code: x.code, message: x.message, errno: x.errno },
+    });
+    const before = s.transitions.length;
+    for (let i = 0; i < 5; i++) await s.mon.runRound();
+    expect(s.mon.record('a').health.state).toBe('HEALTHY');
+    expect(s.transitions.length).toBe(before);
+    expect(s.mon.failedChecks).toBe(0);
+    expect(s.mon.processFaults).toBe(5);
+  });
+
+  it('an IO_ERROR carrying errno 24 (from the native addon) is a process fault too', () => {
+    expect(isProcessResourceFault(ErrorCode.IO_ERROR, 24)).toBe(true);
+    expect(isProcessResourceFault(ErrorCode.IO_ERROR, 5)).toBe(false);
   });
 
   it('keeps at most one probe per backend in flight: a hung one is skipped, not stacked', async () => {

@@ -1,5 +1,5 @@
 /** DirectProbeRunner: the seed's probes through the StorageBackend interface, on real directories. */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StorageBackend } from '../../src/backends/backend.js';
@@ -13,6 +13,7 @@ afterAll(() => t.cleanup());
 const LIMITS = { maxAcceptableLatencyUs: 1_000_000, maxAcceptableErrorRate: 0.1 };
 
 async function backend(id: string): Promise<StorageBackend> {
+  mkdirSync(join(t.dir, id), { recursive: true });
   const b = createLocal(localEndpoint(id, join(t.dir, id)));
   await b.init();
   return b;
@@ -59,13 +60,19 @@ describe('DirectProbeRunner', () => {
     expect(res.error?.message).toMatch(/ENOENT/);
   });
 
-  it('re-initialises a closed backend before probing it', async () => {
+  it('re-initialises a closed backend before probing it; a root that went away is not recreated', async () => {
     const b = await backend('b5');
     await b.close();
-    rmSync(join(t.dir, 'b5'), { recursive: true });
+    rmSync(join(t.dir, 'b5', '.xdbm-probe'), { recursive: true });
     const r = new DirectProbeRunner(() => b, LIMITS);
     expect((await r.run(b.probeTarget(), 'basic', { timeoutMs: 2000 })).ok).toBe(true);
     expect(existsSync(join(t.dir, 'b5', '.xdbm-probe'))).toBe(true);
+    await b.close();
+    rmSync(join(t.dir, 'b5'), { recursive: true });
+    const gone = await r.run(b.probeTarget(), 'basic', { timeoutMs: 2000 });
+    expect(gone.ok).toBe(false);
+    expect(gone.error?.code).toBe('XDBM_NOT_FOUND');
+    expect(existsSync(join(t.dir, 'b5'))).toBe(false);
   });
 
   it('a hung backend ends as XDBM_PROBE_TIMEOUT and blocks a second probe (XDBM_PROBE_BUSY) until it ends', async () => {

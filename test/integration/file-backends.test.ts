@@ -17,8 +17,9 @@ function root(name: string): string {
 }
 
 describe('local backend on a real directory', () => {
-  it('init creates the root and the probe area; write/read/sync/delete work', async () => {
+  it('init creates the probe area in an existing root; write/read/sync/delete work', async () => {
     const dir = join(root('local'), 'nested', 'data');
+    mkdirSync(dir, { recursive: true });
     const b = createLocal(localEndpoint('l1', dir));
     await b.init();
     await b.init(); // idempotent
@@ -69,16 +70,17 @@ describe('local backend on a real directory', () => {
     await b.write('f', 0, Buffer.from('x'));
   });
 
-  it('a root that is a file does not initialise (XDBM_IO_ERROR with the OS code)', async () => {
+  it('a root that is a file does not initialise (XDBM_NOT_FOUND)', async () => {
     const dir = root('file');
     const path = join(dir, 'not-a-dir');
     writeFileSync(path, 'x');
     const b = createLocal(localEndpoint('l6', path));
-    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_IO_ERROR' });
+    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_NOT_FOUND' });
   });
 
   it('a removed root makes writes fail', async () => {
     const dir = root('removed');
+    mkdirSync(join(dir, 'd'));
     const b = createLocal(localEndpoint('l7', join(dir, 'd')));
     await b.init();
     rmSync(join(dir, 'd'), { recursive: true });
@@ -126,18 +128,18 @@ describe('nfs backend', () => {
   });
 });
 
-describe('mkdir of a nested root', () => {
-  it('creates missing parents for local roots', async () => {
+describe('a missing root is never created', () => {
+  it('a missing local root fails with XDBM_NOT_FOUND and nothing is created', async () => {
     const dir = root('mk');
     mkdirSync(join(dir, 'p'));
     const b = createLocal(localEndpoint('l8', join(dir, 'p', 'q', 'r')));
-    await b.init();
-    expect(existsSync(join(dir, 'p', 'q', 'r', '.xdbm-probe'))).toBe(true);
+    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_NOT_FOUND', syscallCode: 'ENOENT' });
+    expect(existsSync(join(dir, 'p', 'q'))).toBe(false);
   });
 
-  it('a root under /proc fails with the kernel error instead of spinning (Node 20 recursive mkdir loops there)', async () => {
+  it('a root under /proc fails at once with XDBM_NOT_FOUND', async () => {
     const b = createLocal(localEndpoint('l9', '/proc/xdbm-no-such-dir/data'));
-    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_IO_ERROR', syscallCode: 'ENOENT' });
+    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_NOT_FOUND', syscallCode: 'ENOENT' });
   });
 });
 

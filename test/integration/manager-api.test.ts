@@ -1,5 +1,5 @@
 /** The management API of BackendManager on real local directories. */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configToYaml, loadConfigFile } from '../../src/config/index.js';
@@ -50,6 +50,7 @@ describe('queries', () => {
     // The config is valid (3 nodes), but node n3's only backend cannot work: its root is a file.
     const t = tempRoot('two');
     writeFileSync(join(t.dir, 'e3a'), 'not a directory');
+    for (const r of ['e1a', 'e1b', 'e2a', 'e2b']) mkdirSync(join(t.dir, r));
     const m = await BackendManager.open({
       target_active_backends: 3,
       health_check_interval_ms: 200,
@@ -120,8 +121,9 @@ describe('operations', () => {
     await until(() => ids(c).length === 2, '2 actives', 3000);
     expect(c.warnings.join('\n')).toMatch(/fewer actives/);
     expect(c.manager.getStats().failedFailovers).toBe(1);
-    // The monitor re-initialises the closed backend (mkdir), it passes recovery_threshold probes,
-    // and a later round refills the active set.
+    // The operator brings the root back (xdbm never creates one); the monitor re-initialises the
+    // closed backend, it passes recovery_threshold probes, and a later round refills the active set.
+    mkdirSync(c.dirs.victim!);
     await until(() => ids(c).length === 3, '3 actives again', 5000);
     expect(ids(c).sort()).toEqual(['a1', 'a2', 'victim']);
   });
@@ -147,13 +149,14 @@ describe('configuration at run time', () => {
     await until(() => m.getBackendStatus('a1').consecutiveSuccesses >= 2, 'a1 with 2 passed probes', 5000);
     const before = m.getBackendStatus('a1');
     const dirs = { ...c.dirs, n6: join(c.base, 'n6') };
+    mkdirSync(dirs.n6);
     const next = clusterConfig(dirs);
     next.candidateNodes = next.candidateNodes.filter((n) => n.nodeId !== 'node-3');
     next.candidateNodes.push({
       nodeId: 'node-6', address: '10.0.0.6', labels: {}, endpoints: [localEndpoint('n6', dirs.n6, { weight: 0.8 })],
     });
     const r = await m.reloadConfig(next);
-    expect(r).toEqual({ added: ['n6'], removed: ['victim'], changed: [] });
+    expect(r).toEqual({ added: ['n6'], removed: ['victim'], changed: [], settings: [] });
     expect(ids(c).sort()).toEqual(['a1', 'a2', 's4']);
     expect(() => m.getBackendStatus('victim')).toThrow(expect.objectContaining({ code: 'XDBM_UNKNOWN_ENDPOINT' }));
     const after = m.getBackendStatus('a1');
@@ -199,6 +202,7 @@ describe('configuration file', () => {
     const t = tempRoot('yaml');
     const dirs: Record<string, string> = {};
     for (const e of LAYOUT) dirs[e.id] = join(t.dir, e.id);
+    for (const d of Object.values(dirs)) mkdirSync(d);
     const file = join(t.dir, 'xdbm.yaml');
     const cfg = clusterConfig(dirs);
     writeFileSync(file, configToYaml(cfg));
@@ -208,6 +212,7 @@ describe('configuration file', () => {
     expect(m.getActiveBackends().map((a) => a.endpointId).sort()).toEqual(['a1', 'a2', 'victim']);
     const oldA1 = m.getBackend('a1');
     // victim's weight drops below s4's; s5 moves to another directory (a new backend object)
+    mkdirSync(join(t.dir, 's5-moved'));
     const next = clusterConfig({ ...dirs, s5: join(t.dir, 's5-moved') });
     next.candidateNodes.find((n) => n.nodeId === 'node-3')!.endpoints[0]!.weight = 0.1;
     writeFileSync(file, configToYaml(next));
@@ -232,7 +237,8 @@ describe('anti-flap on a real backend', () => {
     const m = c.manager;
     rmSync(c.dirs.victim!, { recursive: true, force: true });
     await until(() => !ids(c).includes('victim'), 'victim failed over', 3000);
-    // closed after the failover; the monitor re-initialises it (mkdir) and it recovers
+    // closed after the failover; its root comes back, the monitor re-initialises it and it recovers
+    mkdirSync(c.dirs.victim!);
     await until(() => m.getBackendStatus('victim').state === 'HEALTHY', 'victim HEALTHY again', 5000);
     expect(m.getBackendStatus('victim').flapCount).toBe(0);
     rmSync(c.dirs.victim!, { recursive: true, force: true });
@@ -241,7 +247,8 @@ describe('anti-flap on a real backend', () => {
     expect(st.flapCount).toBe(1);
     expect(st.holdDownUntilMs).toBeGreaterThan(Date.now() + 2000);
     expect(st.decayedErrors).toBeGreaterThan(3);
-    // probes pass again (re-init), recovery_threshold (2) times, but the hold-down keeps it out of selection
+    // probes pass again (root back, re-init), recovery_threshold (2) times, but the hold-down keeps it out of selection
+    mkdirSync(c.dirs.victim!);
     await until(() => m.getBackendStatus('victim').consecutiveSuccesses >= 2, 'victim passing probes again', 3000);
     expect(m.getBackendStatus('victim').state).toBe('UNHEALTHY');
     expect(m.getBackendStatus('victim').consecutiveSuccesses).toBeGreaterThan(0);

@@ -20,7 +20,7 @@ const SEED_DEFAULTS: AlertRuleConfig[] = [
 ];
 
 describe('alert rule evaluation', () => {
-  it('fires only after the consecutive threshold and resolves at the first false evaluation', () => {
+  it('fires only after the consecutive threshold and resolves after as many false evaluations (hysteresis)', () => {
     const ev = new AlertEvaluator([SEED_DEFAULTS[2]!]);
     const slow = { p99_operation_latency_us: 20_000 };
     const fast = { p99_operation_latency_us: 500 };
@@ -31,7 +31,11 @@ describe('alert rule evaluation', () => {
     expect(fired[0]).toMatchObject({ ruleName: 'HighOperationLatency', kind: 'firing', severity: 'warning', values: slow });
     expect(ev.firing().map((s) => s.ruleName)).toEqual(['HighOperationLatency']);
     expect(ev.tick(360_000, slow)).toEqual([]); // still firing, no new transition
-    expect(ev.tick(480_000, fast)).toMatchObject([{ kind: 'resolved' }]);
+    expect(ev.tick(480_000, fast)).toEqual([]);
+    expect(ev.tick(600_000, slow)).toEqual([]); // one slow evaluation between fast ones: no new page
+    expect(ev.tick(720_000, fast)).toEqual([]);
+    expect(ev.tick(840_000, fast)).toEqual([]);
+    expect(ev.tick(960_000, fast)).toMatchObject([{ kind: 'resolved' }]); // auto-clears after 3 clear evaluations
     expect(ev.firing()).toEqual([]);
   });
 

@@ -21,7 +21,7 @@ const backend = (id: string, node: string, over: Partial<BackendStatus> = {}): B
 
 const firing = (ruleName: string, severity: 'critical' | 'warning' | 'info', on: boolean): AlertRuleState => ({
   ruleName, condition: 'x > 1', severity, enabled: true, evaluationIntervalSec: 1, consecutiveThreshold: 1,
-  firing: on, consecutive: on ? 1 : 0, lastEvaluatedMs: 1, lastResult: on, firingSinceMs: on ? 1 : 0,
+  firing: on, consecutive: on ? 1 : 0, consecutiveClear: 0, lastEvaluatedMs: 1, lastResult: on, firingSinceMs: on ? 1 : 0,
 });
 
 describe('monitoring metrics (seed monitoring_metrics_t)', () => {
@@ -56,17 +56,17 @@ describe('prometheus export', () => {
     for (const n of SEED_METRIC_NAMES) expect(text).toMatch(new RegExp(`^${n}(\\{[^}]*\\})? `, 'm'));
     expect(text).toMatch(/^xdbm_operations_per_second 42$/m);
     expect(text).toMatch(/^xdbm_failed_failovers 1$/m);
-    expect(text).toMatch(/^xdbm_health_summary\{state="failed"\} 1$/m);
+    expect(text).toMatch(/^xdbm_backends_in_state\{state="failed"\} 1$/m);
     expect(text).toMatch(/^xdbm_backend_state\{endpoint_id="b",node_id="n2",type="local"\} 4$/m);
     expect(text).toMatch(/^xdbm_backend_active\{endpoint_id="b",node_id="n2",type="local"\} 0$/m);
     expect(text).toMatch(/^xdbm_alert_firing\{rule="NoHealthyBackends",severity="critical"\} 1$/m);
     expect(text).not.toMatch(/xdbm_alert_firing\{rule="HighOperationLatency"/);
-    expect(text).toMatch(/^xdbm_backend_probe_latency_us_count\{endpoint_id="a",node_id="n1",type="local"\} 1$/m);
+    expect(text).toMatch(/^xdbm_backend_probe_latency_seconds_count\{endpoint_id="a",node_id="n1",type="local"\} 1$/m);
 
     // same metrics timestamp: no second observation; a removed backend and a resolved alert disappear
     p.update({ ...snap, backends: [backend('a', 'n1')], alerts: [firing('NoHealthyBackends', 'critical', false)] });
     const t2 = await p.text();
-    expect(t2).toMatch(/^xdbm_backend_probe_latency_us_count\{endpoint_id="a",node_id="n1",type="local"\} 1$/m);
+    expect(t2).toMatch(/^xdbm_backend_probe_latency_seconds_count\{endpoint_id="a",node_id="n1",type="local"\} 1$/m);
     expect(t2).not.toMatch(/endpoint_id="b"[^\n]*\} \d/);
     expect(t2).not.toMatch(/^xdbm_alert_firing\{/m);
   });

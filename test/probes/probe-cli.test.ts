@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
 import { runProbeCommand } from '../../src/cli/commands/probe.js';
 import { nativeAvailable } from '../../src/native/binding.js';
 import { LOOP_NEEDS, builtOrExplain, canLoop, makeLoopDevice, removeDir, tempDir } from './helpers.js';
@@ -54,12 +55,35 @@ describe('xdbm probe on a directory', () => {
   });
 
   it('exits 1 when the backend cannot be probed', async () => {
-    // a directory path that runs through a regular file: init fails with ENOTDIR
+    // a directory path that runs through a regular file: the root does not exist (ENOTDIR)
     const file = join(dir(), 'plain-file');
     writeFileSync(file, 'x');
     const out = await runProbeCommand({ connectionString: `file://${file}/sub`, json: true });
     expect(out.exitCode).toBe(1);
-    expect(JSON.parse(out.stdout).error.code).toBe('XDBM_IO_ERROR');
+    expect(JSON.parse(out.stdout).error.code).toBe('XDBM_NOT_FOUND');
+  });
+
+  it('a missing root fails with XDBM_NOT_FOUND and is never created', async () => {
+    const missing = join(dir(), 'nonexistent', 'dir');
+    const out = await runProbeCommand({ connectionString: `file://${missing}`, json: true });
+    expect(out.exitCode).toBe(1);
+    expect(JSON.parse(out.stdout).error.code).toBe('XDBM_NOT_FOUND');
+    expect(existsSync(dirname(missing))).toBe(false);
+  });
+
+  it.each(['file:///', 'file:///etc', 'file:../../../../../../../../etc', 'file:///usr/lib/x'])('%s is refused as a system directory (exit 2), nothing created', async (cs) => {
+    const out = await runProbeCommand({ connectionString: cs, json: true });
+    expect(out.exitCode).toBe(2);
+    expect(JSON.parse(out.stdout).error.code).toBe('XDBM_BAD_CONNECTION_STRING');
+    expect(existsSync('/.xdbm-probe')).toBe(false);
+    expect(existsSync('/etc/.xdbm-probe')).toBe(false);
+  });
+
+  it('expect_mount: a root that is a plain directory fails with XDBM_NOT_MOUNTED', async () => {
+    const d = dir();
+    const b = new LocalBackend({ endpointId: 'm', type: 'local', connectionString: `file://${d}`, target: { kind: 'file', path: d }, weight: 1, labels: {}, probeAreaBytes: 1 << 20, expectMount: true });
+    await expect(b.init()).rejects.toMatchObject({ code: 'XDBM_NOT_MOUNTED' });
+    await b.close();
   });
 
   it.skipIf(!existsSync(CLI))('the real binary runs `xdbm probe` (skipped until dist/src/cli/main.js is built)', () => {

@@ -44,8 +44,10 @@ export function nodeYaml(dir: string, i: number, indent = '    '): string {
   ].join('\n');
 }
 
+/** The YAML of a cluster of local backends; also creates their root directories (xdbm never creates a root). */
 export function clusterYaml(dir: string, opts: ClusterYamlOpts = {}): string {
   const n = opts.nodes ?? 5;
+  for (let k = 1; k <= n; k++) fs.mkdirSync(path.join(dir, `be-${String(k).padStart(2, '0')}`), { recursive: true });
   const nodes = Array.from({ length: n }, (_, k) => nodeYaml(dir, k + 1)).join('\n');
   return [
     'dynamic_backend_manager:',

@@ -32,6 +32,7 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.EXPRESSION_INVALID,
   ErrorCode.DATA_AT_RISK,
+  ErrorCode.RULE_VIOLATION,
 ]);
 
 export function exitCodeFor(e: unknown): number {
@@ -76,7 +77,10 @@ export function reportError(e: unknown, json = false, hints: Partial<Record<stri
   } else if (msg.includes('\n')) {
     for (const l of msg.split('\n').slice(1)) lines.push(l);
   }
-  const hint = isXdbmError(e) ? hints[e.code] ?? HINTS[e.code] : undefined;
+  // an error may carry its own hint (details.hint) when the code's generic one would mislead, e.g. a
+  // missing token file is CONFIG_NOT_FOUND but is no YAML file
+  const own = isXdbmError(e) && typeof e.details?.hint === 'string' ? e.details.hint : undefined;
+  const hint = isXdbmError(e) ? own ?? hints[e.code] ?? HINTS[e.code] : undefined;
   if (hint) lines.push(`  fix: ${hint}`);
   process.stderr.write(lines.join('\n') + '\n');
   return code;
@@ -103,8 +107,28 @@ export async function resolveSocket(opts: ClientOpts): Promise<string> {
   } catch (e) {
     if (opts.config) throw e; // the user named a config: its errors matter
     const { defaultSocketPath } = await import('../../config/defaults.js');
-    return defaultSocketPath();
+    const socket = defaultSocketPath();
+    // A missing default config is ordinary (the default socket is the answer); a broken one is kept,
+    // so that an unreachable daemon is not reported when the real trouble is that file.
+    if (!isXdbmError(e, ErrorCode.CONFIG_NOT_FOUND)) socketFallback = { file, socket, error: e };
+    return socket;
   }
+}
+
+/** Set when the socket came from the built-in default because the default config file is broken. */
+let socketFallback: { file: string; socket: string; error: unknown } | undefined;
+
+/**
+ * An unreachable daemon, after the socket was guessed because the default config is broken: the
+ * config error is the news (exit 2), with where the socket was looked for and why.
+ */
+function explainUnreachable(e: unknown): unknown {
+  if (!socketFallback || !isXdbmError(e, ErrorCode.DAEMON_UNREACHABLE)) return e;
+  const f = socketFallback;
+  if (!isXdbmError(f.error)) return e;
+  const why = `no daemon answers on ${f.socket}, the built-in default socket, used because ${f.file} (where admin.socket_path is read) is invalid; ` +
+    'fix that file, or give --socket PATH or XDBM_SOCKET';
+  return new XdbmError(f.error.code, `${why}: ${f.error.message}`, { details: { ...f.error.details, socketPath: f.socket, configPath: f.file } });
 }
 
 export async function clientFor(opts: ClientOpts): Promise<AdminClient> {
@@ -127,9 +151,16 @@ export async function runClient<T>(opts: ClientOpts, fn: (c: AdminClient) => Pro
     process.exitCode = EXIT_OK;
     return result;
   } catch (e) {
-    process.exitCode = reportError(e, opts.json);
+    process.exitCode = reportError(explainUnreachable(e), opts.json);
     return undefined;
   }
+}
+
+/** The line saying where a runtime change was saved, or loudly that it was not. */
+export function persistNote(r: { savedTo?: string; notSaved?: string }): string {
+  if (r.savedTo) return ` (saved to ${r.savedTo})`;
+  if (r.notSaved) return `\nWARNING: not saved to the config file: ${r.notSaved}`;
+  return '';
 }
 
 export function badInput(message: string): XdbmError {

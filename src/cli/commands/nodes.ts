@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCode, XdbmError } from '../../errors.js';
-import { act, addClientOptions, reportError, runClient, type ClientOpts } from './common.js';
+import { act, addClientOptions, persistNote, reportError, runClient, type ClientOpts } from './common.js';
 
 export function register(program: Command): void {
   const nodes = program.command('nodes').description('add or remove candidate nodes at run time');
@@ -22,7 +22,7 @@ export function register(program: Command): void {
       process.exitCode = reportError(err, opts.json);
       return;
     }
-    await runClient(opts, (c) => c.nodesAdd(text, abs), (r) => `Node ${r.nodeId} added with endpoints: ${r.endpoints.join(', ')}`);
+    await runClient(opts, (c) => c.nodesAdd(text, abs), (r) => `Node ${r.nodeId} added with endpoints: ${r.endpoints.join(', ')}${persistNote(r)}`);
   });
   addClientOptions(
     nodes
@@ -33,5 +33,5 @@ export function register(program: Command): void {
       .option('--force', 'remove even if log entries keep fewer than ack_quorum copies (say so only if those copies are lost anyway)'),
   ).action((nodeId: string, opts: ClientOpts & { drain?: boolean; force?: boolean }) =>
     act(opts, (c) => c.nodesRemove(nodeId, { ...(opts.drain ? { drain: true } : {}), ...(opts.force ? { force: true } : {}) }),
-      (r) => `Node ${r.nodeId} removed${r.drained ? ' after draining' : ''}${r.forced ? ' (forced: the data-safety check was skipped)' : ''}`));
+      (r) => `Node ${r.nodeId} removed${r.drained ? ' after draining' : ''}${r.forced ? ' (forced: the data-safety check was skipped)' : ''}${persistNote(r)}`));
 }

@@ -15,8 +15,11 @@ export function register(program: Command): void {
     await runClient(opts, (c) => c.reload(abs), (r) => {
       const a = r.applied;
       const list = (label: string, ids: string[]) => (ids.length ? `\n  ${label}: ${ids.join(', ')}` : '');
-      return `Configuration reloaded successfully from ${r.file} (added ${a.added.length}, removed ${a.removed.length}, changed ${a.changed.length})` +
-        list('added', a.added) + list('removed', a.removed) + list('changed', a.changed);
+      const settings = a.settings ?? [];
+      return `Configuration reloaded successfully from ${r.file} (added ${a.added.length}, removed ${a.removed.length}, changed ${a.changed.length + settings.length})` +
+        list('added', a.added) + list('removed', a.removed) + list('changed', a.changed) + list('settings', settings) +
+        list('runtime changes kept (saved in the file)', a.runtime?.kept ?? []) +
+        list('runtime changes DROPPED (not in the file)', a.runtime?.dropped ?? []);
     });
   });
 }

@@ -35,8 +35,12 @@ export interface DaemonHandle {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startDaemon(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonHandle> {
-  const proc = spawn(process.execPath, [MAIN, 'daemon', ...args], {
+export async function startDaemon(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; maxOpenFiles?: number } = {}): Promise<DaemonHandle> {
+  // with maxOpenFiles, the daemon runs under `ulimit -n` (sh gets the number and argv as arguments, no command string is built)
+  const [cmd, argv] = opts.maxOpenFiles === undefined
+    ? [process.execPath, [MAIN, 'daemon', ...args]]
+    : ['/bin/sh', ['-c', 'ulimit -n "$0" && exec "$@"', String(opts.maxOpenFiles), process.execPath, MAIN, 'daemon', ...args]];
+  const proc = spawn(cmd, argv, {
     cwd: ROOT,
     env: { ...process.env, XDBM_SOCKET: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
