@@ -14,6 +14,7 @@ import { AdminServer } from './admin-server.js';
 import { defaultConfigPath, issuesOf, loadWhole, parseNode, parseWhole } from './config-source.js';
 import { activeView, makeDispatch, type DaemonContext } from './handlers.js';
 import { OpsHistory } from './history.js';
+import { selfOverloadTransition } from './self-overload-alert.js';
 import { OpsHttpServer, parseHostPort } from './http-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { ReloadController } from './reload.js';
@@ -66,6 +67,8 @@ export class XdbmDaemon {
   #evaluator = new AlertEvaluator();
   #sampler = new MonitoringSampler();
   #monitoring?: MonitoringMetrics;
+  /** Last verdict of the built-in xdbm_self_overloaded alert. */
+  #selfOverloaded = false;
   #admin?: AdminServer;
   #http?: OpsHttpServer;
   #reload?: ReloadController;
@@ -243,6 +246,9 @@ export class XdbmDaemon {
       this.#monitoring = this.#sampler.sample(stats, now);
       const transitions = this.#evaluator.tick(now, metricValues(this.#monitoring));
       for (const t of transitions) this.#logAlert(t);
+      const overload = selfOverloadTransition(this.#selfOverloaded, stats.selfOverloaded === 1, now);
+      if (overload) this.#logAlert(overload);
+      this.#selfOverloaded = stats.selfOverloaded === 1;
       const backends = this.#backends();
       this.history.sampleLatency(backends, now);
       this.prom.update({ monitoring: this.#monitoring, stats, backends, alerts: this.#evaluator.states() });
@@ -292,7 +298,9 @@ export class XdbmDaemon {
       stats: this.statsView(),
       alerts: this.alertsView(),
       latency: this.history.latency(),
-      timeline: this.history.timeline(),
+      // Kept apart so the page's failover timeline never depends on how noisy the backends were.
+      timeline: this.history.events(),
+      stateChanges: this.history.stateChanges(),
     };
   }
 

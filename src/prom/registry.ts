@@ -65,6 +65,7 @@ export class XdbmPromMetrics {
     gauge('xdbm_operations_total', 'Data-path operations since start (successful + failed)');
     gauge('xdbm_failed_operations_total', 'Failed data-path operations since start');
     gauge('xdbm_health_checks_total', 'Health probes run since start');
+    gauge('xdbm_self_overloaded', '1 while this process is overloaded: probe timeouts change no backend state');
     gauge('xdbm_failed_health_checks_total', 'Health probes that failed since start');
     this.#healthSummary = new client.Gauge({
       name: 'xdbm_health_summary',
@@ -120,6 +121,7 @@ export class XdbmPromMetrics {
     set('xdbm_operations_total', s.stats.successfulOperations + s.stats.failedOperations);
     set('xdbm_failed_operations_total', s.stats.failedOperations);
     set('xdbm_health_checks_total', s.stats.totalChecks);
+    set('xdbm_self_overloaded', s.stats.selfOverloaded ?? 0);
     set('xdbm_failed_health_checks_total', s.stats.failedChecks);
     const byState: Record<HealthState, number> = { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, FAILED: 0, UNKNOWN: 0 };
     for (const b of s.backends) byState[b.state] = (byState[b.state] ?? 0) + 1;
