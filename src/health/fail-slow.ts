@@ -4,15 +4,15 @@
  * robust with a window).
  *
  * Rule (README text):
- *   Each backend has a *level* per evidence source: the median of its last `windowSamples` (5)
- *   latency samples, once it has `minSamples` (3) of them (src/health/latency-window.ts). Sources:
+ *   Each backend has a *level* per evidence source: the median of its last `windowSamples` (7)
+ *   latency samples, once it has `minSamples` (4) of them (src/health/latency-window.ts). Sources:
  *   each probe kind (the probe's mean latency), and the log's own replica writes (data-path, Gray Failure).
  *   Backends are compared only with peers of the same type within one source. A backend's peers are
  *   the other backends of its type whose state is HEALTHY or DEGRADED and which have a level. With
  *   M = median of the peers' levels and D = their MAD (median absolute deviation), a backend is *slow
  *   in a round* when it has at least `minPeers` peers and its level exceeds
  *       max(minLatencyUs, peerRatio x M, M + madK x 1.4826 x D)
- *   (defaults minLatencyUs 500 us, peerRatio 2, madK 4). The median excludes the backend itself, so one
+ *   (defaults minLatencyUs 1000 us, peerRatio 2.5, madK 6). The median excludes the backend itself, so one
  *   slow backend cannot drag its own yardstick up; the MAD term keeps a spread-out peer group from
  *   flagging its tail, the ratio term keeps a tight group (D near 0) from flagging noise, the floor
  *   keeps 40 us against 10 us from counting. Slow in any source is slow.
@@ -36,7 +36,11 @@ export interface FailSlowPeer {
 const PEER_STATES = new Set(['HEALTHY', 'DEGRADED']);
 
 /** Defaults of the rule's parameters that are not configuration keys. */
-export const DEFAULT_MAD_K = 4;
+/**
+ * 6: with windowed levels the peers' spread is small, and a noisy neighbour widens it for everyone at
+ * once; 6 scaled MADs kept every healthy backend in line on the recorded noisy traces (bench detect).
+ */
+export const DEFAULT_MAD_K = 6;
 
 export interface FailSlowRuleOptions {
   /** Multiplier of the scaled MAD above the peers' median (default DEFAULT_MAD_K). */

@@ -25,14 +25,19 @@ export function mad(values: readonly number[], center = median(values)): number 
 export const MAD_TO_SIGMA = 1.4826;
 
 export interface LatencyWindowOptions {
-  /** Samples kept per backend and source (default 5). */
+  /** Samples kept per backend and source (default 7). */
   windowSamples?: number;
-  /** Samples needed before a backend has a level at all (default 3). */
+  /** Samples needed before a backend has a level at all (default 4). */
   minSamples?: number;
 }
 
-export const DEFAULT_WINDOW_SAMPLES = 5;
-export const DEFAULT_MIN_SAMPLES = 3;
+/**
+ * 7: a median of 7 ignores up to 3 odd samples (a round's first positions twice in a window, plus one
+ * real outlier), and a step change still shows after 4 samples, so with 2 rounds of hysteresis a real
+ * slowdown is flagged in its 5th round.
+ */
+export const DEFAULT_WINDOW_SAMPLES = 7;
+export const DEFAULT_MIN_SAMPLES = 4;
 
 export class LatencyWindows {
   readonly windowSamples: number;

@@ -6,9 +6,12 @@
  * Rules:
  *  - at most one probe per backend in flight: a backend whose last probe has not finished is skipped
  *    this round (a hung probe ends as XDBM_PROBE_TIMEOUT after monitoring.probeTimeoutMs);
- *  - probes of a round are launched in a fresh random order each round: the first probe of a round
- *    pays for whatever the shared file system or the pool has saved up (a journal commit, a cold
- *    worker), and that cost must land on a different backend each time, not on the first in config;
+ *  - the launch order rotates every round: the first probes of a round pay for whatever the shared
+ *    file system or the pool has saved up (a journal commit, a cold worker), and that cost must land
+ *    on a different backend each time, not on the first in config. Backend i of n goes at position
+ *    (i + round x s) mod n, with s near n / golden ratio and coprime to n: in any 7 consecutive rounds
+ *    (the fail-slow window) a backend's positions are spread over the round, so a cost tied to the
+ *    first positions reaches a minority of its 7 samples and does not move its median;
  *  - probe kind: the most thorough kind listed in monitoring.healthCheckTypes that is due, where basic
  *    is due every round, performance every 10th, full every 30th and stress every 60th round *of that
  *    backend*: backend i of n counts rounds from a phase of i x 60 / n, so heavy probes are spread
@@ -85,14 +88,23 @@ export function lightKind(kinds: readonly ProbeKind[]): ProbeKind {
   return listed.reduce((a, b) => (KIND_RANK[b] < KIND_RANK[a] ? b : a));
 }
 
-/** Fisher-Yates with an injectable random source (tests pin the order). */
-export function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** The rotation step for n backends: near n / golden ratio (well spread), coprime to n (a permutation). */
+export function rotationStride(n: number): number {
+  if (n <= 1) return 0;
+  let s = Math.max(1, Math.round(n * 0.618));
+  while (gcd(s, n) !== 1) s++;
+  return s;
+}
+
+/** Launch order of round `round`: position p holds item (p - round x stride) mod n. */
+export function rotatedOrder<T>(items: readonly T[], round: number): T[] {
+  const n = items.length;
+  const shift = (round * rotationStride(n)) % Math.max(1, n);
+  return items.map((_, p) => items[(((p - shift) % n) + n) % n]!);
 }
 
 export function probeKindForRound(round: number, kinds: readonly ProbeKind[]): ProbeKind {
@@ -136,8 +148,8 @@ export interface MonitorOptions {
   /** Also publish probe results into the store (false when the runner's workers already do). */
   publishToStore?: boolean;
   now?: () => number;
-  /** Random source of the per-round probe order (default Math.random). */
-  random?: () => number;
+  /** Rotate the launch order every round (default true; false keeps config order, for comparison). */
+  rotateOrder?: boolean;
   /**
    * p99 event-loop delay since the previous call, milliseconds. Default: perf_hooks'
    * monitorEventLoopDelay while the monitor runs; tests inject a figure.
@@ -301,22 +313,25 @@ export class HealthMonitor {
     const all = this.#host.endpoints();
     const index = new Map(all.map((e, i) => [e.endpointId, i]));
     const heavyCap = Math.max(1, (this.#runner.concurrency ?? 2) - 1);
-    // Owed heavy probes claim the cap first, then this round's scheduled ones, in random order.
-    const order = shuffled(all.filter((e) => !this.#inFlight.has(e.endpointId)), this.#opts.random ?? Math.random);
-    order.sort((a, b) => Number(this.#owed.has(b.endpointId)) - Number(this.#owed.has(a.endpointId)));
-    const launched: Promise<void>[] = [];
-    for (const e of order) {
+    const rotated = this.#opts.rotateOrder === false ? all : rotatedOrder(all, round);
+    const order = rotated.filter((e) => !this.#inFlight.has(e.endpointId));
+    // Owed heavy probes claim the cap first, oldest debt first; the launch order itself stays rotated.
+    const owedRank = new Map([...this.#owed.keys()].map((id, i) => [id, i]));
+    const claimOrder = [...order].sort((a, b) => (owedRank.get(a.endpointId) ?? Infinity) - (owedRank.get(b.endpointId) ?? Infinity));
+    const kindOf = new Map<string, ProbeKind>();
+    for (const e of claimOrder) {
       let kind = this.#owed.get(e.endpointId) ?? probeKindFor(round, index.get(e.endpointId)!, all.length, kinds);
       if (isHeavy(kind)) {
-        if (this.#heavyInFlight >= heavyCap) {
+        if (this.#heavyInFlight + [...kindOf.values()].filter(isHeavy).length >= heavyCap) {
           this.#owed.set(e.endpointId, kind);
           kind = lightKind(kinds);
         } else {
           this.#owed.delete(e.endpointId);
         }
       }
-      launched.push(this.#launch(e.endpointId, kind));
+      kindOf.set(e.endpointId, kind);
     }
+    const launched = order.map((e) => this.#launch(e.endpointId, kindOf.get(e.endpointId)!));
     await Promise.allSettled(launched);
     this.lastFullScanMs = this.#now() - started;
     const verdict = judgeOverload(this.#signs, this.#overloadLimits());
@@ -411,6 +426,8 @@ export class HealthMonitor {
     const cfg = this.#host.config();
     const now = this.#now();
     if (res.queueUs !== undefined) this.#signs.maxQueueUs = Math.max(this.#signs.maxQueueUs, res.queueUs);
+    // The runner was closed under the probe (shutdown): nothing was learnt about the backend.
+    if (res.error?.code === ErrorCode.CLOSED) return;
     if (res.error?.code === ErrorCode.PROBE_OVERLOADED) {
       // Never ran: no figures, no verdict about the backend.
       this.#signs.overloadedProbes++;

@@ -27,12 +27,12 @@ const cases: { name: string; peers: FailSlowPeer[]; cfg?: Partial<FailSlowConfig
   { name: 'two slow of five', peers: [p('a', 2000), p('b', 2000), p('c', 2000), p('d', 9000), p('e', 9500)], slow: ['d', 'e'] },
   { name: 'disabled', peers: [p('a', 2000), p('b', 2100), p('c', 20000)], cfg: { enabled: false }, slow: [] },
   { name: 'median excludes the backend itself (even count)',
-    peers: [p('a', 1000), p('b', 3000), p('c', 9000)], cfg: { peerRatio: 3.4 }, slow: ['c'] },
-  // peers 1000..3000: median 2000, MAD 500, so the fence is max(2 x 2000, 2000 + 4 x 1.4826 x 500) = 4965
+    peers: [p('a', 1000), p('b', 3000), p('c', 11_000)], cfg: { peerRatio: 3.4 }, slow: ['c'] },
+  // peers 1000..3000: median 2000, MAD 500, so the fence is max(2 x 2000, 2000 + 6 x 1.4826 x 500) = 6448
   { name: 'the MAD term keeps the tail of a spread-out group in line',
-    peers: [p('a', 1000), p('b', 1500), p('c', 2000), p('d', 2500), p('e', 3000), p('f', 4500)], cfg: { peerRatio: 2 }, slow: [] },
+    peers: [p('a', 1000), p('b', 1500), p('c', 2000), p('d', 2500), p('e', 3000), p('f', 6000)], cfg: { peerRatio: 2 }, slow: [] },
   { name: 'above both the ratio and the MAD fence',
-    peers: [p('a', 1000), p('b', 1500), p('c', 2000), p('d', 2500), p('e', 3000), p('f', 5000)], cfg: { peerRatio: 2 }, slow: ['f'] },
+    peers: [p('a', 1000), p('b', 1500), p('c', 2000), p('d', 2500), p('e', 3000), p('f', 6500)], cfg: { peerRatio: 2 }, slow: ['f'] },
 ];
 
 describe('detectFailSlow', () => {
