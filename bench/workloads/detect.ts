@@ -13,7 +13,7 @@
  * Every trace is replayed through the rules of bench/lib/detect-rules.ts (side by side).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -309,10 +309,37 @@ async function breakdown(a: Args): Promise<WorkloadOutput> {
     scratch.cleanup();
   }
   const rest = wall.map((w, i) => w - queue[i]! - io[i]!);
+  // The same three steps timed one by one on this thread, to say which of them the I/O time is.
+  const steps = { createWriteSyncUs: [] as number[], readUs: [] as number[], unlinkUs: [] as number[] };
+  const d2 = scratchDir('detect-breakdown-steps');
+  try {
+    const f = path.join(d2.dir, '_health_check_');
+    const payload = Buffer.from('health_check_probe 0123456789abcdef\n');
+    for (let i = 0; i < n; i++) {
+      let t = performance.now();
+      const fd = openSync(f, 'w');
+      writeSync(fd, payload);
+      fdatasyncSync(fd);
+      closeSync(fd);
+      steps.createWriteSyncUs.push((performance.now() - t) * 1000);
+      t = performance.now();
+      readFileSync(f);
+      steps.readUs.push((performance.now() - t) * 1000);
+      t = performance.now();
+      unlinkSync(f);
+      steps.unlinkUs.push((performance.now() - t) * 1000);
+      await sleep(a.intervalMs ?? 20);
+    }
+  } finally {
+    d2.cleanup();
+  }
   return {
     rows: [{
       id: 'detect.basic-breakdown', suite: 'detect', backendType: 'local', workload: `basic probe round trip, ${n} probes, 1 worker`,
-      values: { wallP50Us: median(wall), queueP50Us: median(queue), ioP50Us: median(io), otherP50Us: median(rest) },
+      values: {
+        wallP50Us: median(wall), queueP50Us: median(queue), ioP50Us: median(io), otherP50Us: median(rest),
+        createWriteSyncP50Us: median(steps.createWriteSyncUs), readP50Us: median(steps.readUs), unlinkP50Us: median(steps.unlinkUs),
+      },
     }],
   };
 }
