@@ -150,6 +150,27 @@ describe('fail-slow on recorded traces', () => {
   });
 });
 
+describe('data-path latency is evidence too', () => {
+  it('an active whose replica writes are 5x its fellow actives\' is flagged, though its probes look like everyone\'s', async () => {
+    const s = setup();
+    const actives = [IDS[0]!, IDS[1]!, IDS[2]!];
+    for (let r = 0; r < 8; r++) {
+      // the log's writes of one round: 20 per active, the slow one's 5x (recorded base of 600 us)
+      for (let i = 0; i < 20; i++) for (const id of actives) s.mon.recordDataPath(id, id === IDS[2] ? 3000 : 600, true);
+      await s.rounds(1);
+    }
+    expect(s.mon.isFailSlow(IDS[2]!)).toBe(true);
+    expect(s.mon.isFailSlow(IDS[0]!)).toBe(false);
+    expect(s.transitions.find((x) => x.id === IDS[2] && x.reason.startsWith('fail-slow'))).toBeDefined();
+  });
+
+  it('failed data-path operations add no latency sample', () => {
+    const s = setup();
+    s.mon.recordDataPath(IDS[0]!, 90_000, false);
+    expect(s.mon.latencySamples(IDS[0]!)['data-path']).toEqual([]);
+  });
+});
+
 describe('local overload is not a backend fault', () => {
   // Every 10th round a third of the backends miss their deadline, as when all heavy probes fired at once on a loaded host.
   const missEvery10th: Shape = ({ round, id, baseUs }) =>
