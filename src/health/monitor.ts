@@ -319,14 +319,16 @@ export class HealthMonitor {
     const owedRank = new Map([...this.#owed.keys()].map((id, i) => [id, i]));
     const claimOrder = [...order].sort((a, b) => (owedRank.get(a.endpointId) ?? Infinity) - (owedRank.get(b.endpointId) ?? Infinity));
     const kindOf = new Map<string, ProbeKind>();
+    let heavyNow = this.#heavyInFlight;
     for (const e of claimOrder) {
       let kind = this.#owed.get(e.endpointId) ?? probeKindFor(round, index.get(e.endpointId)!, all.length, kinds);
       if (isHeavy(kind)) {
-        if (this.#heavyInFlight + [...kindOf.values()].filter(isHeavy).length >= heavyCap) {
+        if (heavyNow >= heavyCap) {
           this.#owed.set(e.endpointId, kind);
           kind = lightKind(kinds);
         } else {
           this.#owed.delete(e.endpointId);
+          heavyNow++;
         }
       }
       kindOf.set(e.endpointId, kind);
