@@ -3,8 +3,8 @@
  * tests that pin the rule). Each rule sees the same samples, round by round; only the rule differs.
  *
  *  - current: this project's rule (src/health/fail-slow.ts), run through the real code with its
- *    defaults: a window of the last 7 samples per backend and probe kind (median), fence
- *    max(1000 us, 2.5 x M, M + 6 x 1.4826 x MAD), flagged after 2 slow rounds, cleared after 3;
+ *    defaults: a window of the last 7 basic-probe samples per backend (median), fence
+ *    max(1000 us, 2.5 x M, M + 6 x 1.4826 x MAD), flagged after 3 slow rounds, cleared after 3;
  *  - old: the rule before the window (the last basic probe's mean against 3 x the peers' median and
  *    the 1000 us floor, flagged after 3 slow rounds, cleared after 3);
  *  - hdfs: HDFS's slow-peer fence max(floor, 3 x median, median + 3 x 1.4826 x MAD) on each round's
@@ -65,7 +65,7 @@ export function currentRule(cfg: Partial<FailSlowConfig> = {}, o: { windowSample
   return {
     name: 'current',
     round(samples, endpoints) {
-      for (const s of samples) if (s.avgUs > 0 && (!o.kinds || o.kinds.includes(s.kind))) windows.add(s.kind, s.id, s.avgUs);
+      for (const s of samples) if (s.avgUs > 0 && (o.kinds ?? ['basic']).includes(s.kind)) windows.add(s.kind, s.id, s.avgUs);
       const verdicts = windows.sources().map((src) => judgeFailSlow(healthyPeers(endpoints, (id) => windows.level(src, id)), c, { madK: o.madK }));
       const slow = new Set(verdicts.flatMap((v) => [...v.slow]));
       const judged = new Set(verdicts.flatMap((v) => [...v.judged]));

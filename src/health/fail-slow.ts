@@ -6,7 +6,8 @@
  * Rule (README text):
  *   Each backend has a *level* per evidence source: the median of its last `windowSamples` (7)
  *   latency samples, once it has `minSamples` (4) of them (src/health/latency-window.ts). Sources:
- *   each probe kind (the probe's mean latency), and the log's own replica writes (data-path, Gray Failure).
+ *   the probe kind every backend runs every round (basic by default; the probe's mean latency), and
+ *   the log's own replica writes (data-path, Gray Failure).
  *   Backends are compared only with peers of the same type within one source. A backend's peers are
  *   the other backends of its type whose state is HEALTHY or DEGRADED and which have a level. With
  *   M = median of the peers' levels and D = their MAD (median absolute deviation), a backend is *slow
@@ -18,7 +19,7 @@
  *   keeps 40 us against 10 us from counting. Slow in any source is slow.
  *   FAILED, UNHEALTHY and UNKNOWN backends are never flagged (they already lost preference) and never
  *   serve as peers. With `enabled: false` nothing is flagged.
- *   Hysteresis (FailSlowTracker): flagged after `flagAfterRounds` (2) consecutive slow rounds, cleared
+ *   Hysteresis (FailSlowTracker): flagged after `flagAfterRounds` (3) consecutive slow rounds, cleared
  *   after `clearAfterRounds` (3) consecutive rounds back in line; a round where it cannot be judged
  *   (too few peers or samples, or the process was overloaded) keeps its flag as is. A flag that comes
  *   back within the anti-flap window of clearing counts as a flap (src/health/anti-flap.ts).
@@ -105,13 +106,18 @@ export function mergeVerdicts(verdicts: readonly FailSlowVerdict[]): FailSlowVer
 }
 
 export interface FailSlowTrackerOptions {
-  /** Consecutive slow rounds before a backend is flagged (default 2: the window already smooths). */
+  /** Consecutive slow rounds before a backend is flagged (default 3). */
   flagAfterRounds?: number;
   /** Consecutive in-line rounds before the flag clears (default 3). */
   clearAfterRounds?: number;
 }
 
-export const DEFAULT_FLAG_AFTER_ROUNDS = 2;
+/**
+ * 3: on a shared, loaded host (load average 6-12 on 2 cores) single fsyncs wait for other processes'
+ * journal commits often enough that 4 of 7 samples of a healthy backend are sometimes high; with 2
+ * rounds that flagged healthy backends in the recorded traces, with 3 none (bench detect replay).
+ */
+export const DEFAULT_FLAG_AFTER_ROUNDS = 3;
 export const DEFAULT_CLEAR_AFTER_ROUNDS = 3;
 
 interface TrackState {

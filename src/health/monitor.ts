@@ -446,7 +446,9 @@ export class HealthMonitor {
     this.#updateMetrics(r, res);
     // The probe's mean, not its p50: a basic probe is write+sync, read, delete, and its p50 would be the
     // read, blind to a slow sync. The window's median then makes the mean robust across probes.
-    if (res.ok) this.#probeWindows.add(res.kind, res.endpointId, res.avgLatencyUs);
+    // Only the kind every backend runs every round is evidence: heavier kinds come every 10+ rounds
+    // per backend, so a window of them spans minutes and a flag from it would outlive its cause.
+    if (res.ok && res.kind === lightKind(cfg.monitoring.healthCheckTypes)) this.#probeWindows.add(res.kind, res.endpointId, res.avgLatencyUs);
     if (res.health) r.healthInfo = res.health;
     if (res.error) r.lastError = { code: res.error.code, message: res.error.message, atMs: now };
 

@@ -42,9 +42,9 @@ describe('detectFailSlow', () => {
 });
 
 describe('FailSlowTracker', () => {
-  it('defaults: flagged after 2 slow rounds, cleared after 3 in line', () => {
+  it('defaults: flagged after 3 slow rounds, cleared after 3 in line', () => {
     const t = new FailSlowTracker();
-    expect([t.flagAfterRounds, t.clearAfterRounds]).toEqual([2, 3]);
+    expect([t.flagAfterRounds, t.clearAfterRounds]).toEqual([3, 3]);
   });
 
   it('flags after N slow rounds, clears after N in-line rounds', () => {
