@@ -1,18 +1,21 @@
 /**
- * `node dist/bench/detect-table.js bench/results/detect/run-<time>.json` prints the detect suite's
+ * `node dist/bench/detect-table.js bench/results/detect/run-<time>.json [more runs]` prints the detect suite's
  * figures as the compact tables the README quotes (false positives, detection, the side-by-side
  * replay, probe fidelity). Every number comes from the run file; nothing is typed here.
  */
 import { readFileSync } from 'node:fs';
 import type { BenchRow, BenchRun } from './lib/results.js';
 
-const run = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as BenchRun;
-const rows = run.rows;
+const runs = process.argv.slice(2).map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchRun);
+const rows = runs.flatMap((r) => r.rows);
 const by = (id: string): BenchRow | undefined => rows.find((r) => r.id === id);
 const n = (v: number | undefined, digits = 0): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
 const out: string[] = [];
 
-out.push(`Run ${run.startedAt}, \`${run.command}\`, load average at start ${run.loadAverageAtStart?.map((x) => x.toFixed(2)).join(' ')}, at end ${run.loadAverageAtEnd?.map((x) => x.toFixed(2)).join(' ')}.`, '');
+for (const run of runs) {
+  out.push(`- Run ${run.startedAt}, \`${run.command}\`, load average at start ${run.loadAverageAtStart?.map((x) => x.toFixed(2)).join(' ')}, at end ${run.loadAverageAtEnd?.map((x) => x.toFixed(2)).join(' ')}.`);
+}
+out.push('');
 
 out.push('| false positives (20 local backends, one file system) | minutes | state changes | per backend-hour | fail-slow flags | per backend-hour | active-set changes | overloaded s | load avg 1 min start / end |');
 out.push('|---|---|---|---|---|---|---|---|---|');
@@ -26,11 +29,11 @@ out.push('');
 
 const slow = rows.filter((r) => r.id?.startsWith('detect.slow.'));
 if (slow.length) {
-  out.push('| slowdown (1 of 6, fsfreeze pulses) | freeze / thaw ms | achieved factor | flagged after | rounds | cleared after stop | false flags on peers |');
-  out.push('|---|---|---|---|---|---|---|');
+  out.push('| slowdown (1 of 6, fsfreeze pulses) | freeze / thaw ms | achieved factor | left HEALTHY after | rounds | by | cleared after stop | false flags on peers |');
+  out.push('|---|---|---|---|---|---|---|---|');
   for (const r of slow) {
     const v = r.values;
-    out.push(`| ${r.id!.replace('detect.slow.', '')} nominal | ${n(v.freezeMs)} / ${n(v.thawMs)} | ${n(v.achievedFactor, 1)}x (${n(v.victimP50Us)} us vs ${n(v.peersP50Us)} us) | ${v.detectMs! < 0 ? 'not flagged' : `${(v.detectMs! / 1000).toFixed(1)} s`} | ${v.detectRounds! < 0 ? '–' : n(v.detectRounds)} | ${v.recoverMs! < 0 ? '–' : `${(v.recoverMs! / 1000).toFixed(1)} s`} | ${n(v.falseFlagsOnPeers)} |`);
+    out.push(`| ${r.id!.replace('detect.slow.', '')} nominal | ${n(v.freezeMs)} / ${n(v.thawMs)} | ${n(v.achievedFactor, 1)}x (${n(v.victimP50Us)} us vs ${n(v.peersP50Us)} us) | ${v.detectMs! < 0 ? 'not flagged' : `${(v.detectMs! / 1000).toFixed(1)} s`} | ${v.detectRounds! < 0 ? '–' : n(v.detectRounds)} | ${v.detectedBy === 1 ? 'fail-slow flag' : v.detectedBy === 2 ? 'failed probes' : '–'} | ${v.recoverMs! < 0 ? '–' : `${(v.recoverMs! / 1000).toFixed(1)} s`} | ${n(v.falseFlagsOnPeers)} |`);
   }
   out.push('');
 }
@@ -53,8 +56,8 @@ if (replays.length) {
   out.push('');
 }
 
-const perf = rows.find((r) => r.id === 'probe.performance');
-const basic = rows.find((r) => r.id === 'probe.basic');
+const perf = [...rows].reverse().find((r) => r.id === 'probe.performance'); // the latest run's
+const basic = [...rows].reverse().find((r) => r.id === 'probe.basic');
 const bd = by('detect.basic-breakdown');
 if (perf || bd) {
   out.push('| probe fidelity (local) | xdbm | fio | ratio |');

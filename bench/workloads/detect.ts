@@ -202,8 +202,17 @@ function loopFs(base: string, id: string): LoopFs {
   return {
     id, dir,
     cleanup: () => {
-      try { execFileSync('umount', [mnt]); } catch { /* already gone */ }
-      try { execFileSync('losetup', ['-d', dev]); } catch { /* already gone */ }
+      // A probe worker cut off at its deadline may still hold a file there for a moment: retry, then detach lazily.
+      for (let i = 0; i < 50; i++) {
+        try {
+          execFileSync('umount', [mnt], { stdio: 'ignore' });
+          break;
+        } catch {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+          if (i === 49) try { execFileSync('umount', ['-l', mnt], { stdio: 'ignore' }); } catch { /* left for the operator */ }
+        }
+      }
+      try { execFileSync('losetup', ['-d', dev], { stdio: 'ignore' }); } catch { /* autoclear already detached it */ }
     },
   };
 }
@@ -228,18 +237,31 @@ async function slowdowns(a: Args): Promise<WorkloadOutput> {
     let flaggedAtMs = 0;
     let clearedAtMs = 0;
     let falseFlags = 0;
+    let slowFlagAtMs = 0;
+    let how = 0;
+    let pulsing = false;
     m.on('state-changed', (e) => {
-      if (e.reason.startsWith('fail-slow: much slower')) {
-        if (e.endpointId === victim.id) flaggedAtMs ||= Date.now();
-        else falseFlags++;
+      if (e.endpointId !== victim.id) {
+        if (e.reason.startsWith('fail-slow: much slower')) falseFlags++;
+        return;
       }
-      if (e.reason === 'fail-slow cleared' && e.endpointId === victim.id) clearedAtMs = Date.now();
+      // Detected: the victim leaves HEALTHY, by a fail-slow flag or by probes failing (a slow device
+      // misses probe deadlines too); either way it loses preference.
+      if (pulsing && !flaggedAtMs && e.from === 'HEALTHY') {
+        flaggedAtMs = Date.now();
+        how = e.reason.startsWith('fail-slow') ? 1 : 2;
+      }
+      if (pulsing && !slowFlagAtMs && e.reason.startsWith('fail-slow: much slower')) slowFlagAtMs = Date.now();
+      if (!pulsing && flaggedAtMs && !clearedAtMs && e.to === 'HEALTHY') clearedAtMs = Date.now();
     });
     await m.start();
     await sleep(10 * intervalMs); // windows full of healthy samples
     for (const [freezeMs, thawMs, label] of pulses) {
       flaggedAtMs = 0;
       clearedAtMs = 0;
+      slowFlagAtMs = 0;
+      how = 0;
+      pulsing = true;
       const fromRound = runner.roundNow() + 1;
       const pulser = spawn('python3', [PULSER, path.dirname(victim.dir), String(freezeMs), String(thawMs)], { stdio: 'ignore' });
       const startMs = Date.now();
@@ -250,6 +272,7 @@ async function slowdowns(a: Args): Promise<WorkloadOutput> {
       const toRound = runner.roundNow();
       pulser.kill('SIGTERM');
       await new Promise((r) => pulser.once('exit', r));
+      pulsing = false;
       const stopMs = Date.now();
       while (flaggedAtMs && !clearedAtMs && Date.now() - stopMs < 30 * intervalMs) await sleep(100);
       await sleep(5 * intervalMs);
@@ -270,6 +293,8 @@ async function slowdowns(a: Args): Promise<WorkloadOutput> {
         values: {
           freezeMs, thawMs, achievedFactor: factor, victimP50Us: median(mine), peersP50Us: median(peers),
           detectMs, detectRounds: flaggedAtMs ? Math.ceil(detectMs / intervalMs) : -1,
+          // 1: by the fail-slow flag, 2: by failed probes (deadline or limit); the flag's own time apart
+          detectedBy: how, failSlowFlagMs: slowFlagAtMs ? slowFlagAtMs - startMs : -1,
           recoverMs: clearedAtMs ? clearedAtMs - stopMs : -1, falseFlagsOnPeers: falseFlags,
           loadAvg1m: os.loadavg()[0]!,
         },
@@ -281,7 +306,7 @@ async function slowdowns(a: Args): Promise<WorkloadOutput> {
   } finally {
     await runner.close().catch(() => undefined);
     for (const f of fss) f.cleanup();
-    scratch.cleanup();
+    try { scratch.cleanup(); } catch (e) { process.stderr.write(`scratch cleanup: ${(e as Error).message}\n`); }
   }
   return { rows, notes: [`detect slow: load average at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}`] };
 }
