@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- [--type local|block|nfs|nvmeof] [--suite probe|append|failover|scale|memory] [--quick]
- *                   [--duration-min N] [--failovers N] [--target CONN] [--mount-point DIR] [--out DIR]`
+ * `npm run bench -- [--type local|block|nfs|nvmeof] [--suite probe|append|failover|scale|memory|detect] [--quick]
+ *                   [--duration-min N] [--detect-min N] [--failovers N] [--target CONN] [--mount-point DIR] [--out DIR]`
  *
  * Backends x workloads: every workload runs in its own Node process (dist/bench/workloads/<w>.js, JSON
  * args, one JSON result line back); the rows are gathered into one BenchRun, written by writeRun to
@@ -21,16 +21,17 @@ import { barChart, timeSeriesChart } from './lib/svg.js';
 import { makeLoopDevice, scratchDir, type BenchTarget } from './lib/targets.js';
 import type { TimeSeries } from './lib/workload.js';
 
-const SUITES = ['probe', 'append', 'failover', 'scale', 'memory'] as const;
+const SUITES = ['probe', 'append', 'failover', 'scale', 'memory', 'detect'] as const;
 type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: npm run bench -- [--type local|block|nfs|nvmeof]... [--suite ${SUITES.join('|')}]... [--quick]
-       [--duration-min N] [--failovers N] [--target CONN] [--mount-point DIR] [--out DIR]
+       [--duration-min N] [--detect-min N] [--failovers N] [--target CONN] [--mount-point DIR] [--out DIR]
   --type         backend types to benchmark (default: every type it can reach: local always; block as
                  root with losetup; nfs / nvmeof with --target or XDBM_BENCH_NFS / XDBM_BENCH_NVMEOF)
   --suite        suites to run (default: all); append, failover, scale and memory run on local backends
   --quick        short smoke run (tiny durations; figures are not meaningful)
   --duration-min minutes of the memory-flatness run (default 3, quick 0.1)
+  --detect-min   minutes of each false-positive run of the detect suite, quiet and noisy (default 30, quick 0.5)
   --failovers    failovers in the failover suite (default 30, quick 4)
   --target       connection string of an nfs:// or nvme:// backend (testbed guest), e.g.
                  nfs://10.0.2.2:/export/xdbm (with --mount-point) or nvme://10.0.2.2:4420/nqn.x/1
@@ -52,7 +53,7 @@ function listOpt(v: string | string[] | undefined): string[] {
 }
 
 function parse(): {
-  types: BackendType[]; explicitTypes: boolean; suites: Suite[]; quick: boolean; durationMin: number; failovers: number;
+  types: BackendType[]; explicitTypes: boolean; suites: Suite[]; quick: boolean; durationMin: number; detectMin: number; failovers: number;
   target?: string; mountPoint?: string; out: string;
 } {
   const { values } = parseArgs({
@@ -61,6 +62,7 @@ function parse(): {
       suite: { type: 'string', multiple: true },
       quick: { type: 'boolean', default: false },
       'duration-min': { type: 'string' },
+      'detect-min': { type: 'string' },
       failovers: { type: 'string' },
       target: { type: 'string' },
       'mount-point': { type: 'string' },
@@ -85,11 +87,21 @@ function parse(): {
     suites: (suites.length ? suites : [...SUITES]) as Suite[],
     quick,
     durationMin: values['duration-min'] !== undefined ? Number(values['duration-min']) : quick ? 0.1 : 3,
+    detectMin: values['detect-min'] !== undefined ? Number(values['detect-min']) : quick ? 0.5 : 30,
     failovers: values.failovers !== undefined ? Number(values.failovers) : quick ? 4 : 30,
     target: values.target,
     mountPoint: values['mount-point'],
     out: path.resolve(values.out ?? path.join(root, 'bench', 'results')),
   };
+}
+
+function commandExists(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** NFS mounted at mountPoint? (from /proc/mounts) */
@@ -179,6 +191,20 @@ async function main(): Promise<void> {
         args: { candidates: q ? 100 : 1000, probeMs: q ? 2000 : 20_000, intervalMs: 1000 }, timeoutMs: 300_000,
       });
       plan.push({ suite: s, type: 'local', workload: 'daemon-rss', args: { candidates: q ? 100 : 1000, runMs: q ? 3000 : 20_000, intervalMs: 1000 }, timeoutMs: 300_000 });
+    } else if (s === 'detect') {
+      const traceDir = path.join(o.out, 'detect-traces');
+      const fpMs = Math.max(0.25, o.detectMin) * 60_000;
+      plan.push({ suite: s, type: 'local', workload: 'detect', args: { mode: 'breakdown', traceDir }, timeoutMs: 120_000 });
+      plan.push({ suite: s, type: 'local', workload: 'detect', args: { mode: 'fp', durationMs: fpMs, traceDir }, timeoutMs: fpMs + 120_000 });
+      plan.push({ suite: s, type: 'local', workload: 'detect', args: { mode: 'fp', durationMs: fpMs, noisy: true, traceDir }, timeoutMs: fpMs + 120_000 });
+      plan.push({ suite: s, type: 'local', workload: 'detect', args: { mode: 'slow', traceDir }, timeoutMs: 600_000 });
+      // probe fidelity: the probe suite's rows for local (the performance probe's p50 next to fio's)
+      if (!o.suites.includes('probe')) {
+        const t = targets.find((x) => x.type === 'local');
+        if (t) plan.push({ suite: s, type: 'local', workload: 'probe', args: { target: t, quick: q }, timeoutMs: q ? 120_000 : 300_000 });
+      }
+      if (o.detectMin < 30) notes.push(`detect: false-positive runs of ${o.detectMin} min each (the issue asks for 30; \`--detect-min 30\`).`);
+      if (!commandExists('stress-ng')) skipped.push('detect: stress-ng not found (apt-get install -y stress-ng): the noisy run has no neighbour');
     } else if (s === 'memory') {
       const durationMs = Math.max(0.05, o.durationMin) * 60_000;
       plan.push({

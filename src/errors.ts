@@ -46,6 +46,11 @@ export const ErrorCode = {
   /** The caller aborted the probe (its AbortSignal) before it finished. */
   PROBE_ABORTED: 'XDBM_PROBE_ABORTED',
   WORKER_CRASHED: 'XDBM_WORKER_CRASHED',
+  /**
+   * The probe never started: it waited in the pool's queue past its limit. A sign that this process is
+   * overloaded, not a verdict about the backend (the health monitor changes no state for it).
+   */
+  PROBE_OVERLOADED: 'XDBM_PROBE_OVERLOADED',
   // write-ahead log
   QUORUM_LOST: 'XDBM_QUORUM_LOST',
   FENCED: 'XDBM_FENCED',

@@ -69,6 +69,13 @@ export interface ManagerStats {
   failed: number;
   unknown: number;
   total: number;
+  /**
+   * 1 when the health monitor's last round found this process overloaded (event-loop delay past its
+   * limit, a probe pool backlog): probe timeouts then change no backend state. Alert xdbm_self_overloaded.
+   */
+  selfOverloaded: number;
+  /** Probe results whose state change was withheld because the process was overloaded, since start. */
+  overloadSuppressedResults: number;
 }
 
 export interface ActiveChangedEvent {

@@ -103,5 +103,7 @@ export function managerStats(x: StatsSources): ManagerStats {
     failed: count.FAILED,
     unknown: count.UNKNOWN,
     total: x.entries.length,
+    selfOverloaded: m?.selfOverload().overloaded ? 1 : 0,
+    overloadSuppressedResults: m?.selfOverload().suppressedResults ?? 0,
   };
 }

@@ -378,6 +378,8 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
   /** Data-path operation outcome (the WAL calls this per replica write): feeds stats and the store. */
   recordDataPathOp(endpointId: string, latencyUs: number, ok: boolean, bytes = 0): void {
     this.#ops.record(latencyUs, ok);
+    // The application's own view of the backend is fail-slow evidence too (Gray Failure, HotOS'17).
+    this.#monitor?.recordDataPath(endpointId, latencyUs, ok);
     try { this.#store?.recordOp(endpointId, latencyUs, ok, bytes); } catch { /* not registered */ }
   }
 

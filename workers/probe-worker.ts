@@ -8,7 +8,9 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/errors.js';
 import { SlotWriter } from '../src/metrics/slot-writer.js';
-import { C_PHASE, C_PUBLISHED, C_THREAD_ID, PHASE_DONE, PHASE_RUNNING, type ProbeTask, type ProbeWorkerData } from '../src/probes/task.js';
+import {
+  C_PHASE, C_PUBLISHED, C_QUEUE_US, C_THREAD_ID, PHASE_DONE, PHASE_RUNNING, epochMs, type ProbeTask, type ProbeWorkerData,
+} from '../src/probes/task.js';
 import type { ProbeResult } from '../src/probes/types.js';
 import { PROBE_KINDS, type ProbeKind } from '../src/types.js';
 import { DeviceIo } from './io/device-io.js';
@@ -39,6 +41,10 @@ export function openIo(task: ProbeTask): ProbeIo {
 
 export default async function runProbeTask(task: ProbeTask): Promise<ProbeResult> {
   const control = new Int32Array(task.control);
+  // Queueing and wake-up end here: they are reported as queueUs and the I/O budget starts now.
+  const queueUs = Math.max(0, Math.min(Math.round((epochMs() - task.requestedAtMs) * 1000), 0x7fffffff));
+  task.deadlineMs = Date.now() + task.timeoutMs;
+  Atomics.store(control, C_QUEUE_US, queueUs);
   Atomics.store(control, C_THREAD_ID, threadId);
   Atomics.store(control, C_PHASE, PHASE_RUNNING);
   const publish = writer !== undefined && task.slot !== undefined;
@@ -59,6 +65,7 @@ export default async function runProbeTask(task: ProbeTask): Promise<ProbeResult
     outcome = failedOutcome(toProbeError(e, `${task.kind} probe of ${task.target.endpointId}`), ctx);
   }
   const result = toResult(task.target.endpointId, task.kind, outcome, performance.now() - t0, Date.now());
+  result.queueUs = queueUs;
   // Publish only if the pool has not already answered (and published) a timeout for this task.
   if (publish && Atomics.compareExchange(control, C_PUBLISHED, 0, 1) === 0) {
     writer.publishProbe(task.slot!, {

@@ -102,12 +102,12 @@ async function main(a: Args): Promise<WorkloadOutput> {
     const fioDurableP50 = fioPerf.p50LatencyUs + (fioPerf.syncP50LatencyUs ?? 0);
     rows.push({
       id: 'probe.performance', suite: 'probe', backendType: type,
-      workload: `performance probe 4 KiB QD1 O_DIRECT+fdatasync (${target.kind === 'dir' ? 'new file per write' : 'probe area'}), ${perf.results.length} probes, pool`,
+      workload: `performance probe 4 KiB QD1 O_DIRECT+fdatasync (${target.kind === 'dir' ? 'in place, laid-out region' : 'probe area'}), ${perf.results.length} probes, pool`,
       values: { p50LatencyUs: perfP50, p99LatencyUs: perfP99, iops: perfIops, probeWallP50Ms: summarize(perf.wallUs).p50 / 1000 },
       reference: { name: 'fio 4 KiB randwrite psync QD1 O_DIRECT fdatasync=1, same file/region', values: { writePlusSyncP50LatencyUs: fioDurableP50, writeP50LatencyUs: fioPerf.p50LatencyUs, syncP50LatencyUs: fioPerf.syncP50LatencyUs ?? Number.NaN, iops: fioPerf.iops } },
       ratio: { p50: perfP50 / fioDurableP50, iops: perfIops / fioPerf.iops },
     });
-    if (target.kind === 'dir') notes.push(`${type}: the performance probe's per-write latency is create+write+fdatasync+close of a new file (seed: _perf_test_N objects); fio overwrites one preallocated file, so its write+fdatasync p50 (clat p50 + sync p50) is a floor, not the same work.`);
+    if (target.kind === 'dir') notes.push(`${type}: the performance probe's per-write latency is pwrite+fdatasync into a laid-out region, as fio's write+fdatasync (clat p50 + sync p50) on its preallocated file.`);
 
     // --- stress: QD32 4 KiB random O_DIRECT writes (io_uring in the addon)
     const stressMs = quick ? 300 : 3000;

@@ -24,6 +24,8 @@ export interface MonitoringMetrics {
   active_backend_count: number;
   target_active_backends: number;
   'health_summary.unknown_count': number;
+  /** 1 while this process is overloaded (the health monitor withholds state changes), else 0. */
+  self_overloaded: number;
 }
 
 /** Names an alert condition may use (the seed's field names, plus short aliases of health_summary). */
@@ -49,6 +51,7 @@ export const METRIC_NAMES: ReadonlySet<string> = new Set([
   'unknown_count',
   'active_backend_count',
   'target_active_backends',
+  'self_overloaded',
 ]);
 
 /** Keeps the previous operation count so operations_per_second is a rate. */
@@ -94,6 +97,7 @@ export function toMonitoringMetrics(stats: ManagerStats, opsPerSecond: number): 
     'health_summary.unknown_count': stats.unknown,
     active_backend_count: stats.activeCount,
     target_active_backends: stats.targetCount,
+    self_overloaded: stats.selfOverloaded ?? 0,
   };
 }
 

@@ -50,7 +50,7 @@ export const DEFAULTS = {
     healthCheckTypes: ['basic', 'performance'] as ProbeKind[],
     maxAcceptableLatencyUs: 100000,
     maxAcceptableErrorRate: 0.1,
-    failSlow: { enabled: true, peerRatio: 3, minLatencyUs: 1000, minPeers: 2 },
+    failSlow: { enabled: true, peerRatio: 2.5, minLatencyUs: 1000, minPeers: 2 },
   },
   wal: {
     ackQuorum: 2,

@@ -19,6 +19,7 @@ import { AdminServer } from './admin-server.js';
 import { defaultConfigPath, issuesOf, loadWhole, parseNode, parseWhole } from './config-source.js';
 import { activeView, makeDispatch, type DaemonContext } from './handlers.js';
 import { OpsHistory } from './history.js';
+import { selfOverloadTransition } from './self-overload-alert.js';
 import { OpsHttpServer, parseHostPort } from './http-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { ReloadController } from './reload.js';
@@ -92,6 +93,8 @@ export class XdbmDaemon {
   /** Since when some log has under-replicated entries (0: none), and whether its alert fired. */
   #walUnderSinceMs = 0;
   #walAlertFiring = false;
+  /** Last verdict of the built-in xdbm_self_overloaded alert. */
+  #selfOverloaded = false;
   #admin?: AdminServer;
   #http?: OpsHttpServer;
   #reload?: ReloadController;
@@ -303,6 +306,9 @@ export class XdbmDaemon {
         this.log.info({ rule: PROCESS_FAULT_RULE, faults: this.#processFault.count }, `alert resolved: ${PROCESS_FAULT_RULE}`);
         this.#processFault.sinceMs = 0;
       }
+      const overload = selfOverloadTransition(this.#selfOverloaded, stats.selfOverloaded === 1, now);
+      if (overload) this.#logAlert(overload);
+      this.#selfOverloaded = stats.selfOverloaded === 1;
       const backends = this.#backends();
       this.history.sampleLatency(backends, now);
       this.prom.update({ monitoring: this.#monitoring, stats, backends, alerts: this.#evaluator.states() });
@@ -391,7 +397,9 @@ export class XdbmDaemon {
       alerts: this.alertsView(),
       latency: this.history.latency(),
       wal: this.#wal,
-      timeline: this.history.timeline(),
+      // Kept apart so the page's failover timeline never depends on how noisy the backends were.
+      timeline: this.history.events(),
+      stateChanges: this.history.stateChanges(),
     };
   }
 

@@ -1,6 +1,11 @@
 /**
  * Short in-memory history for operators: latency samples per backend (for the dashboard's chart),
  * failovers, active-set changes and alert transitions (the timeline). Bounded ring buffers.
+ *
+ * Events that change what the log writes to (failovers, active-set changes) and operator-facing ones
+ * (alerts, reloads) live in one ring; per-backend state changes in another, each with its own bound.
+ * State changes come in bursts (a shared file system hiccups, twenty backends go DEGRADED and back);
+ * sharing one ring, a burst would push the failovers out of the timeline exactly when they matter.
  */
 import type { AlertTransition } from '../alerts/evaluator.js';
 import type { ActiveChangedEvent, BackendStatus, FailoverRecord, StateChangedEvent } from '../manager-api.js';
@@ -23,11 +28,16 @@ export interface HistoryLimits {
   latencyPoints: number;
   latencySampleMs: number;
   timelineEvents: number;
+  /** State changes kept, apart from the timeline's other events (default 200). */
+  stateChangeEvents: number;
 }
+
+type StateChangedTimelineEvent = Extract<TimelineEvent, { kind: 'state-changed' }>;
 
 export class OpsHistory {
   #latency = new Map<string, LatencyPoint[]>();
   #timeline: TimelineEvent[] = [];
+  #stateChanges: StateChangedTimelineEvent[] = [];
   #failovers: FailoverRecord[] = [];
   #lastSampleMs = -Infinity;
   readonly limits: HistoryLimits;
@@ -37,6 +47,7 @@ export class OpsHistory {
       latencyPoints: limits.latencyPoints ?? 150,
       latencySampleMs: limits.latencySampleMs ?? 2000,
       timelineEvents: limits.timelineEvents ?? 200,
+      stateChangeEvents: limits.stateChangeEvents ?? 200,
     };
   }
 
@@ -71,7 +82,8 @@ export class OpsHistory {
   }
 
   stateChanged(e: StateChangedEvent, nowMs: number): void {
-    this.#push({ kind: 'state-changed', atMs: nowMs, endpointId: e.endpointId, from: e.from, to: e.to, reason: e.reason });
+    this.#stateChanges.push({ kind: 'state-changed', atMs: nowMs, endpointId: e.endpointId, from: e.from, to: e.to, reason: e.reason });
+    if (this.#stateChanges.length > this.limits.stateChangeEvents) this.#stateChanges.shift();
   }
 
   alert(t: AlertTransition): void {
@@ -86,8 +98,20 @@ export class OpsHistory {
     return Object.fromEntries([...this.#latency].map(([k, v]) => [k, v.slice()]));
   }
 
+  /** Both rings merged in time order (optionally only some kinds). */
   timeline(kinds?: ReadonlySet<TimelineEvent['kind']>): TimelineEvent[] {
-    return kinds ? this.#timeline.filter((e) => kinds.has(e.kind)) : this.#timeline.slice();
+    const all = [...this.#timeline, ...this.#stateChanges].sort((a, b) => a.atMs - b.atMs);
+    return kinds ? all.filter((e) => kinds.has(e.kind)) : all;
+  }
+
+  /** Failovers, active-set changes, alerts and reloads: never crowded out by state changes. */
+  events(): TimelineEvent[] {
+    return this.#timeline.slice();
+  }
+
+  /** Per-backend state changes, newest last. */
+  stateChanges(): TimelineEvent[] {
+    return this.#stateChanges.slice();
   }
 
   recentFailovers(n = 20): FailoverRecord[] {

@@ -6,6 +6,9 @@
  *    flap doubles the hold-down, from holdDownBaseMs, capped at holdDownMaxMs; while held down the
  *    backend is not eligible for selection even when its probes pass. A FAILED that comes later than
  *    the window after the last recovery resets the flap count.
+ *  - a fail-slow flag that comes back within flapWindowMs of clearing is a flap too (a backend going
+ *    slow, fine, slow again moves preference each time just as a FAILED one does), with the same
+ *    doubling hold-down.
  */
 import type { FailoverConfig } from '../config/types.js';
 
@@ -20,6 +23,8 @@ export interface FlapRecord {
   holdDownUntilMs: number;
   /** When the backend last left FAILED, 0 never. */
   lastRecoveredMs: number;
+  /** When its fail-slow flag last cleared, 0 never. */
+  lastSlowClearedMs: number;
 }
 
 export type FlapConfig = Pick<FailoverConfig, 'errorDecayHalfLifeMs' | 'holdDownBaseMs' | 'holdDownMaxMs'> & {
@@ -27,7 +32,7 @@ export type FlapConfig = Pick<FailoverConfig, 'errorDecayHalfLifeMs' | 'holdDown
 };
 
 export function initialFlap(): FlapRecord {
-  return { decayedErrors: 0, decayedAtMs: 0, flapCount: 0, holdDownUntilMs: 0, lastRecoveredMs: 0 };
+  return { decayedErrors: 0, decayedAtMs: 0, flapCount: 0, holdDownUntilMs: 0, lastRecoveredMs: 0, lastSlowClearedMs: 0 };
 }
 
 export function decayedErrorsAt(rec: FlapRecord, nowMs: number, halfLifeMs: number): number {
@@ -54,6 +59,21 @@ export function onFailed(rec: FlapRecord, nowMs: number, cfg: FlapConfig): FlapR
     return { ...rec, flapCount, holdDownUntilMs: Math.max(rec.holdDownUntilMs, nowMs + holdDownMs(flapCount, cfg)) };
   }
   return { ...rec, flapCount: rec.lastRecoveredMs > 0 ? 0 : rec.flapCount };
+}
+
+/** The backend was flagged fail-slow: a flap when its last flag cleared within the window. */
+export function onFailSlowFlagged(rec: FlapRecord, nowMs: number, cfg: FlapConfig): FlapRecord {
+  const window = cfg.flapWindowMs ?? DEFAULT_FLAP_WINDOW_MS;
+  if (rec.lastSlowClearedMs > 0 && nowMs - rec.lastSlowClearedMs <= window) {
+    const flapCount = rec.flapCount + 1;
+    return { ...rec, flapCount, holdDownUntilMs: Math.max(rec.holdDownUntilMs, nowMs + holdDownMs(flapCount, cfg)) };
+  }
+  return rec;
+}
+
+/** The backend's fail-slow flag cleared. */
+export function onFailSlowCleared(rec: FlapRecord, nowMs: number): FlapRecord {
+  return { ...rec, lastSlowClearedMs: nowMs };
 }
 
 /** The backend left FAILED. */

@@ -70,6 +70,11 @@ export const F_LAST_PROBE_DURATION_MS = 11;
 export const F_LAST_PROBE_MS = 12;
 /** 1 when the last probe passed, 0 when it failed. */
 export const F_LAST_PROBE_OK = 13;
+/**
+ * Time the last probe waited before its first I/O (pool queue + worker wake-up), microseconds. Kept
+ * apart from every latency figure: it measures this process, not the backend.
+ */
+export const F_LAST_PROBE_QUEUE_US = 14;
 export const SLOT_F64_COUNT = 16;
 
 /**

@@ -8,7 +8,7 @@ import { HEALTH_STATE_BY_CODE, HEALTH_STATE_CODE, PROBE_KINDS, type EndpointMetr
 import type { MetricsStore } from './types.js';
 import {
   F_AVG_LATENCY_US, F_BANDWIDTH_MBPS, F_ERROR_RATE, F_ERRORS, F_IOPS, F_LAST_PROBE_DURATION_MS,
-  F_LAST_PROBE_MS, F_LAST_PROBE_OK, F_LAST_UPDATE_MS, F_LATENCY_SUM_US, F_LOAD, F_OPS, F_P50_LATENCY_US,
+  F_LAST_PROBE_MS, F_LAST_PROBE_OK, F_LAST_PROBE_QUEUE_US, F_LAST_UPDATE_MS, F_LATENCY_SUM_US, F_LOAD, F_OPS, F_P50_LATENCY_US,
   F_P99_LATENCY_US, H_GENERATION, H_MAGIC, H_SLOT_BYTES, H_SLOT_COUNT, H_VERSION, HISTOGRAM_BUCKETS,
   LAYOUT_MAGIC, LAYOUT_VERSION, S_CONSEC_FAILURES, S_CONSEC_SUCCESSES, S_INFLIGHT, S_INFLIGHT_THREAD,
   S_LAST_PROBE_KIND, S_SEQ, S_SLOT_GEN, S_STATE, SLOT_BYTES, SLOT_F64_COUNT, bufferBytesFor, slotF64Base,
@@ -34,6 +34,8 @@ export interface SlotSnapshot {
   lastProbeOk: boolean;
   lastProbeMs: number;
   lastProbeDurationMs: number;
+  /** Pool queueing and worker wake-up before the last probe's first I/O, microseconds (not backend latency). */
+  lastProbeQueueUs: number;
   /** Seqlock value the copy was taken at (even). */
   seq: number;
   /**
@@ -257,6 +259,7 @@ export class SharedMetricsStore implements MetricsStore {
       lastProbeOk: x[F_LAST_PROBE_OK] === 1,
       lastProbeMs: x[F_LAST_PROBE_MS]!,
       lastProbeDurationMs: x[F_LAST_PROBE_DURATION_MS]!,
+      lastProbeQueueUs: x[F_LAST_PROBE_QUEUE_US]!,
       seq,
       stale: false,
     };

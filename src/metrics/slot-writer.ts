@@ -6,7 +6,7 @@
  */
 import {
   F_AVG_LATENCY_US, F_BANDWIDTH_MBPS, F_ERROR_RATE, F_ERRORS, F_IOPS, F_LAST_PROBE_DURATION_MS,
-  F_LAST_PROBE_MS, F_LAST_PROBE_OK, F_LAST_UPDATE_MS, F_LATENCY_SUM_US, F_LOAD, F_OPS, F_P50_LATENCY_US,
+  F_LAST_PROBE_MS, F_LAST_PROBE_OK, F_LAST_PROBE_QUEUE_US, F_LAST_UPDATE_MS, F_LATENCY_SUM_US, F_LOAD, F_OPS, F_P50_LATENCY_US,
   F_P99_LATENCY_US, HISTOGRAM_BUCKETS, S_CONSEC_FAILURES, S_CONSEC_SUCCESSES, S_INFLIGHT,
   S_INFLIGHT_THREAD, S_LAST_PROBE_KIND, S_SEQ, S_SLOT_GEN, slotF64Base, slotHistogramBase, slotWordBase,
   viewsOf, type MetricsViews,
@@ -17,7 +17,7 @@ import type { ProbeResult } from '../probes/types.js';
 /** What a worker publishes after one probe: the figures of its ProbeResult plus its latency samples. */
 export type ProbePublication = Pick<ProbeResult,
   'ok' | 'ops' | 'errors' | 'errorRate' | 'avgLatencyUs' | 'p50LatencyUs' | 'p99LatencyUs' | 'bandwidthMBps' | 'iops' |
-  'durationMs' | 'finishedAtMs'> & {
+  'durationMs' | 'finishedAtMs' | 'queueUs'> & {
   /** 1-based index in PROBE_KINDS. */
   kindCode: number;
   /** Latencies of successful operations, microseconds (go into the histogram and the latency sum). */
@@ -137,6 +137,7 @@ export class SlotWriter {
       f64[f + F_LAST_PROBE_DURATION_MS] = p.durationMs;
       f64[f + F_LAST_PROBE_MS] = p.finishedAtMs;
       f64[f + F_LAST_PROBE_OK] = p.ok ? 1 : 0;
+      f64[f + F_LAST_PROBE_QUEUE_US] = p.queueUs ?? 0;
       f64[f + F_LAST_UPDATE_MS] = p.finishedAtMs;
     });
     if (!done) return false;

@@ -8,9 +8,15 @@
  *  - performance: 100 x 4 KiB writes of `_perf_test_N`, each made durable (sync) and deleted; average
  *    latency and error rate; fails above maxAcceptableLatencyUs or maxAcceptableErrorRate
  *    (seed performance_benchmark_check);
- *  - stress: queueDepth concurrent 4 KiB write+sync loops for durationMs (default QD 8, 500 ms);
+ *  - stress: queueDepth concurrent 4 KiB write+sync loops for durationMs (defaults those of the pool:
+ *    STRESS_DEFAULT_QUEUE_DEPTH, STRESS_DEFAULT_DURATION_MS);
  *  - full: basic, then performance, then the backend's healthInfo().
  * All names are probe names, which file backends keep in their `.xdbm-probe` area.
+ * One set of defaults, units and codes with the pool's workers (src/probes/task.ts, workers/probes/):
+ * bandwidth in MB/s (10^6 bytes per second), an average over the limit is XDBM_PROBE_THRESHOLD, and the
+ * probe deadline counts from the start of the I/O (nothing queues here). The functions themselves stay
+ * apart: the workers' are synchronous (a hung file system blocks one worker), these are async through
+ * the StorageBackend (a hung one must not block the event loop this runner shares).
  * A backend that is not open (closed after a failover) is initialised first: probing needs it open.
  * At most one probe per endpoint is in flight (XDBM_PROBE_BUSY); past timeoutMs a probe resolves as
  * a failure with XDBM_PROBE_TIMEOUT (the stuck I/O is left to finish on its own).
@@ -19,10 +25,12 @@ import type { ProbeTarget, StorageBackend } from '../backends/backend.js';
 import { ErrorCode, XdbmError, fromSystemError, isXdbmError } from '../errors.js';
 import { summarizeLatencies } from '../metrics/histogram.js';
 import type { ProbeKind } from '../types.js';
+import { PERF_BLOCK_BYTES, PERF_OPS, STRESS_DEFAULT_DURATION_MS, STRESS_DEFAULT_QUEUE_DEPTH } from './task.js';
 import type { ProbeErrorInfo, ProbeOptions, ProbeResult, ProbeRunner } from './types.js';
 
-export const PERF_BLOCK_BYTES = 4096;
-export const PERF_OP_COUNT = 100;
+/** The performance probe's shape, the workers' (src/probes/task.ts). */
+export { PERF_BLOCK_BYTES } from './task.js';
+export const PERF_OP_COUNT = PERF_OPS;
 export const BASIC_PROBE_NAME = '_health_check_';
 const BASIC_PROBE_DATA = Buffer.from('health_check_probe\0', 'latin1');
 
@@ -106,7 +114,8 @@ export class DirectProbeRunner implements ProbeRunner {
       avgLatencyUs: s.avgLatencyUs,
       p50LatencyUs: s.p50LatencyUs,
       p99LatencyUs: s.p99LatencyUs,
-      bandwidthMBps: t.bytes / (1024 * 1024) / seconds,
+      // MB/s (10^6 bytes per second), the workers' unit
+      bandwidthMBps: t.bytes / 1e6 / seconds,
       iops: s.count / seconds,
       durationMs,
       ...(error ? { error } : {}),
@@ -125,7 +134,7 @@ export class DirectProbeRunner implements ProbeRunner {
       case 'performance':
         return this.#performance(b, t);
       case 'stress':
-        return this.#stress(b, t, opts.queueDepth ?? 8, opts.durationMs ?? 500);
+        return this.#stress(b, t, opts.queueDepth ?? STRESS_DEFAULT_QUEUE_DEPTH, opts.durationMs ?? STRESS_DEFAULT_DURATION_MS);
       case 'full':
         await this.#basic(b, t);
         await this.#performance(b, t);
@@ -182,7 +191,7 @@ export class DirectProbeRunner implements ProbeRunner {
     const s = summarizeLatencies(t.latenciesUs);
     const errorRate = errors / PERF_OP_COUNT;
     if (s.avgLatencyUs > this.#limits.maxAcceptableLatencyUs) {
-      t.failedCheck = { code: ErrorCode.IO_TIMEOUT, message: `${b.endpointId}: average latency ${Math.round(s.avgLatencyUs)} us above ${this.#limits.maxAcceptableLatencyUs} us` };
+      t.failedCheck = { code: ErrorCode.PROBE_THRESHOLD, message: `${b.endpointId}: average latency ${Math.round(s.avgLatencyUs)} us above ${this.#limits.maxAcceptableLatencyUs} us` };
     } else if (errorRate > this.#limits.maxAcceptableErrorRate) {
       t.failedCheck = { code: ErrorCode.IO_ERROR, message: `${b.endpointId}: error rate ${errorRate} above ${this.#limits.maxAcceptableErrorRate}` };
     }

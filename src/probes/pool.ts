@@ -5,6 +5,9 @@
  *
  * Like multipath's tur checker (PENDING / TIMEOUT, no new check while a stalled one lives):
  *  - At most one probe per endpoint is in flight; a second run() rejects with XDBM_PROBE_BUSY.
+ *  - The deadline counts from when a worker picks the probe up (control word C_QUEUE_US), so waiting
+ *    behind other probes never reads as a slow backend. A probe still queued after queueLimitMs resolves
+ *    ok=false XDBM_PROBE_OVERLOADED: this process is short of workers, which says nothing of the backend.
  *  - At its deadline a probe resolves ok=false XDBM_PROBE_TIMEOUT, at once, whatever the worker does.
  *    The worker is told to stop (control word C_CANCEL, checked before every operation); if it has not
  *    returned after a short grace, the task is aborted, which makes Piscina terminate that worker and
@@ -28,8 +31,8 @@ import { ErrorCode, XdbmError } from '../errors.js';
 import { SharedMetricsStore } from '../metrics/shared-store.js';
 import { PROBE_KINDS, type ProbeKind } from '../types.js';
 import {
-  C_CANCEL, C_PHASE, C_PUBLISHED, C_THREAD_ID, CONTROL_BYTES, DEFAULT_THRESHOLDS, PHASE_QUEUED, STRESS_DEFAULT_DURATION_MS,
-  STRESS_DEFAULT_QUEUE_DEPTH, type ProbeTask, type ProbeThresholds, type ProbeWorkerData,
+  C_CANCEL, C_PHASE, C_PUBLISHED, C_QUEUE_US, C_THREAD_ID, CONTROL_BYTES, DEFAULT_THRESHOLDS, PHASE_QUEUED, QUEUE_US_UNSET,
+  STRESS_DEFAULT_DURATION_MS, STRESS_DEFAULT_QUEUE_DEPTH, epochMs, type ProbeTask, type ProbeThresholds, type ProbeWorkerData,
 } from './task.js';
 import type { ProbeOptions, ProbeResult, ProbeRunner } from './types.js';
 
@@ -46,11 +49,18 @@ export interface ProbePoolOptions {
   /** Worker file (compiled JS). Default: dist/workers/probe-worker.js; tests pass misbehaving fixtures. */
   workerFilename?: string;
   idleTimeoutMs?: number;
+  /**
+   * How long a probe may wait in the queue for a free worker before it resolves ok=false
+   * XDBM_PROBE_OVERLOADED (no verdict about the backend). Default: the probe's own timeoutMs.
+   */
+  queueLimitMs?: number;
 }
 
 interface InFlight {
   endpointId: string;
   startedAtMs: number;
+  /** epochMs() of the request: the worker's C_QUEUE_US is counted from it. */
+  requestedAtMs: number;
   control: Int32Array;
   abort: AbortController;
   slot?: number;
@@ -79,12 +89,18 @@ export function defaultWorkerFilename(): string {
   return found;
 }
 
-export function emptyResult(endpointId: string, kind: ProbeKind, code: string, message: string, startedAtMs: number): ProbeResult {
+/**
+ * The result of a probe that produced no figures of its own (timed out, aborted, crashed, never started).
+ * Counted as one failed operation, as the in-thread runner and the monitor count it.
+ */
+export function failedResult(endpointId: string, kind: ProbeKind, code: string, message: string, startedAtMs: number, queueUs?: number): ProbeResult {
   const now = Date.now();
-  return {
-    endpointId, kind, ok: false, ops: 0, errors: 0, errorRate: 0, avgLatencyUs: 0, p50LatencyUs: 0, p99LatencyUs: 0,
+  const r: ProbeResult = {
+    endpointId, kind, ok: false, ops: 0, errors: 1, errorRate: 1, avgLatencyUs: 0, p50LatencyUs: 0, p99LatencyUs: 0,
     bandwidthMBps: 0, iops: 0, durationMs: now - startedAtMs, finishedAtMs: now, error: { code, message },
   };
+  if (queueUs !== undefined) r.queueUs = queueUs;
+  return r;
 }
 
 export class ProbePool implements ProbeRunner {
@@ -92,6 +108,8 @@ export class ProbePool implements ProbeRunner {
   readonly #metrics?: SharedMetricsStore;
   readonly #thresholds: ProbeThresholds;
   readonly #graceMs: number;
+  readonly #queueLimitMs?: number;
+  readonly #maxThreads: number;
   readonly #inFlight = new Map<string, InFlight>();
   #stuck = 0;
   #crashes = 0;
@@ -102,6 +120,8 @@ export class ProbePool implements ProbeRunner {
     this.#thresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
     this.#graceMs = opts.terminateGraceMs ?? DEFAULT_GRACE_MS;
     const maxThreads = Math.max(1, opts.maxThreads ?? 2);
+    this.#maxThreads = maxThreads;
+    this.#queueLimitMs = opts.queueLimitMs;
     const workerData: ProbeWorkerData = opts.metrics ? { metricsBuffer: opts.metrics.buffer } : {};
     this.#piscina = new Piscina<ProbeTask, ProbeResult>({
       filename: opts.workerFilename ?? defaultWorkerFilename(),
@@ -141,6 +161,16 @@ export class ProbePool implements ProbeRunner {
     return this.#piscina.threads.length;
   }
 
+  /** Probes that can run at once (the pool's thread limit); the monitor caps heavy probes by it. */
+  get concurrency(): number {
+    return this.#maxThreads;
+  }
+
+  /** Probes waiting for a free worker now: a backlog means this process, not a backend, is short. */
+  get queuedProbes(): number {
+    return this.#piscina.queueSize;
+  }
+
   run(target: ProbeTarget, kind: ProbeKind, opts: ProbeOptions): Promise<ProbeResult> {
     const id = target.endpointId;
     if (this.#closed) return Promise.reject(new XdbmError(ErrorCode.CLOSED, 'probe pool is closed'));
@@ -157,17 +187,21 @@ export class ProbePool implements ProbeRunner {
         { details: { endpointId: id, stuck: busy.stuck, startedAtMs: busy.startedAtMs } }));
     }
     if (opts.signal?.aborted) {
-      return Promise.resolve(emptyResult(id, kind, ErrorCode.PROBE_ABORTED, 'aborted before start', Date.now()));
+      return Promise.resolve(failedResult(id, kind, ErrorCode.PROBE_ABORTED, 'aborted before start', Date.now()));
     }
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const entry: InFlight = {
-      endpointId: id, startedAtMs: Date.now(), control: new Int32Array(control), abort: new AbortController(),
+      endpointId: id, startedAtMs: Date.now(), requestedAtMs: epochMs(), control: new Int32Array(control), abort: new AbortController(),
       answered: false, taskOver: false, stuck: false,
     };
+    Atomics.store(entry.control, C_QUEUE_US, QUEUE_US_UNSET);
     this.#bindSlot(entry);
+    const queueLimitMs = this.#queueLimitMs ?? opts.timeoutMs;
     const task: ProbeTask = {
       target, kind,
-      deadlineMs: entry.startedAtMs + opts.timeoutMs,
+      requestedAtMs: entry.requestedAtMs,
+      timeoutMs: opts.timeoutMs,
+      deadlineMs: entry.startedAtMs + opts.timeoutMs, // replaced by the worker when it starts
       queueDepth: opts.queueDepth ?? STRESS_DEFAULT_QUEUE_DEPTH,
       durationMs: opts.durationMs ?? STRESS_DEFAULT_DURATION_MS,
       thresholds: this.#thresholds,
@@ -182,6 +216,11 @@ export class ProbePool implements ProbeRunner {
 
     return new Promise<ProbeResult>((resolve) => {
       let graceTimer: NodeJS.Timeout | undefined;
+      let deadline: NodeJS.Timeout | undefined;
+      const queueUs = (): number | undefined => {
+        const q = Atomics.load(entry.control, C_QUEUE_US);
+        return q === QUEUE_US_UNSET ? undefined : q;
+      };
       const answer = (r: ProbeResult, publish: boolean): void => {
         if (entry.answered) return;
         entry.answered = true;
@@ -192,13 +231,31 @@ export class ProbePool implements ProbeRunner {
       };
       const giveUp = (code: ErrorCode, message: string, graceMs: number): void => {
         Atomics.store(entry.control, C_CANCEL, 1);
-        answer(emptyResult(id, kind, code, message, entry.startedAtMs), true);
+        // A probe that never started has no figures for the slot: what it holds still describes the backend.
+        answer(failedResult(id, kind, code, message, entry.startedAtMs, queueUs()), code !== ErrorCode.PROBE_OVERLOADED);
         graceTimer = setTimeout(() => this.#terminate(entry), graceMs);
       };
-      const deadline = setTimeout(
-        () => giveUp(ErrorCode.PROBE_TIMEOUT, `${kind} probe of ${id} gave no answer within ${opts.timeoutMs} ms`, this.#graceMs),
-        opts.timeoutMs,
-      );
+      // One timer, re-armed: while queued it watches the queue limit; once a worker has the task, the
+      // I/O deadline (worker start + timeoutMs). The first check comes at the earlier of the two.
+      const check = (): void => {
+        const q = queueUs();
+        const waitedMs = epochMs() - entry.requestedAtMs;
+        if (q === undefined) {
+          if (waitedMs >= queueLimitMs) {
+            giveUp(ErrorCode.PROBE_OVERLOADED, `${kind} probe of ${id} waited ${Math.round(waitedMs)} ms for a free probe worker`, 0);
+            return;
+          }
+          deadline = setTimeout(check, Math.max(1, Math.min(queueLimitMs - waitedMs, opts.timeoutMs)));
+          return;
+        }
+        const leftMs = q / 1000 + opts.timeoutMs - waitedMs;
+        if (leftMs <= 0) {
+          giveUp(ErrorCode.PROBE_TIMEOUT, `${kind} probe of ${id} gave no answer within ${opts.timeoutMs} ms of starting its I/O`, this.#graceMs);
+          return;
+        }
+        deadline = setTimeout(check, Math.max(1, Math.ceil(leftMs)));
+      };
+      deadline = setTimeout(check, Math.min(queueLimitMs, opts.timeoutMs));
       const onCallerAbort = (): void => giveUp(ErrorCode.PROBE_ABORTED, `${kind} probe of ${id} aborted by the caller`, 0);
       opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
 
@@ -217,8 +274,8 @@ export class ProbePool implements ProbeRunner {
           if (!closing) this.#crashes++;
           const msg = e instanceof Error ? e.message : String(e);
           this.#cleanSlot(entry); // first: the dead worker may have left the slot locked
-          answer(emptyResult(id, kind, closing ? ErrorCode.CLOSED : ErrorCode.WORKER_CRASHED,
-            closing ? `probe pool closed during the probe: ${msg}` : `probe worker crashed: ${msg}`, entry.startedAtMs), true);
+          answer(failedResult(id, kind, closing ? ErrorCode.CLOSED : ErrorCode.WORKER_CRASHED,
+            closing ? `probe pool closed during the probe: ${msg}` : `probe worker crashed: ${msg}`, entry.startedAtMs, queueUs()), true);
           this.#release(entry);
         },
       );

@@ -21,7 +21,20 @@ export const C_CANCEL = 2;
  * with what the caller was told, even when a late worker finishes after its deadline.
  */
 export const C_PUBLISHED = 3;
-export const CONTROL_BYTES = 16;
+/**
+ * Microseconds from the request (ProbeTask.requestedAtMs) to the worker picking the task up: pool
+ * queueing plus worker wake-up. Written once by the worker before its first I/O; -1 while queued.
+ * The pool reads it to count the deadline from the start of the I/O.
+ */
+export const C_QUEUE_US = 4;
+export const CONTROL_BYTES = 32;
+/** C_QUEUE_US while the task has not been picked up. */
+export const QUEUE_US_UNSET = -1;
+
+/** Epoch milliseconds with sub-millisecond precision, comparable between threads (performance.now() is per thread). */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export interface ProbeThresholds {
   /** Performance probe fails when its average write latency exceeds this (seed MAX_ACCEPTABLE_LATENCY_US). */
@@ -53,7 +66,14 @@ export const STRESS_FILE_BYTES = 2 * 1024 * 1024;
 export interface ProbeTask {
   target: ProbeTarget;
   kind: ProbeKind;
-  /** Date.now() past which the worker starts no new operation. */
+  /** epochMs() when the caller asked for the probe (the start of its queueing). */
+  requestedAtMs: number;
+  /** I/O budget, counted from when the worker picks the task up, not from the request. */
+  timeoutMs: number;
+  /**
+   * Date.now() past which the worker starts no new operation: set by the worker when it picks the task
+   * up (its start + timeoutMs), so time spent queued behind other probes never eats the I/O budget.
+   */
   deadlineMs: number;
   queueDepth: number;
   durationMs: number;

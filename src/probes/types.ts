@@ -32,6 +32,11 @@ export interface ProbeResult {
   health?: Record<string, unknown>;
   /** Date.now() when the probe finished. */
   finishedAtMs: number;
+  /**
+   * Time between the request and the probe's first I/O: pool queueing and worker wake-up,
+   * microseconds. Says how busy this process is; never part of the latency figures above.
+   */
+  queueUs?: number;
 }
 
 export interface ProbeOptions {
@@ -53,4 +58,8 @@ export interface ProbeRunner {
    */
   run(target: ProbeTarget, kind: ProbeKind, opts: ProbeOptions): Promise<ProbeResult>;
   close(): Promise<void>;
+  /** Probes that can run at once (a pool's threads); the monitor caps heavy probes by it. */
+  readonly concurrency?: number;
+  /** Probes waiting for a free worker now (a backlog is a sign of local overload). */
+  readonly queuedProbes?: number;
 }

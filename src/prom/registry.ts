@@ -84,6 +84,7 @@ export class XdbmPromMetrics {
     counter('xdbm_failed_operations_total', 'Failed data-path operations since start');
     counter('xdbm_health_checks_total', 'Health probes run since start');
     counter('xdbm_failed_health_checks_total', 'Health probes that failed since start');
+    gauge('xdbm_self_overloaded', '1 while this process is overloaded: probe timeouts change no backend state');
     this.#healthSummary = new client.Gauge({
       name: 'xdbm_backends_in_state',
       help: 'Candidate backends by health state (seed health_summary)',
@@ -169,6 +170,7 @@ export class XdbmPromMetrics {
     this.#count('xdbm_failed_operations_total', s.stats.failedOperations);
     this.#count('xdbm_health_checks_total', s.stats.totalChecks);
     this.#count('xdbm_failed_health_checks_total', s.stats.failedChecks);
+    set('xdbm_self_overloaded', s.stats.selfOverloaded ?? 0);
     const byState: Record<HealthState, number> = { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, FAILED: 0, UNKNOWN: 0 };
     for (const b of s.backends) byState[b.state] = (byState[b.state] ?? 0) + 1;
     for (const st of Object.values(HealthState)) this.#healthSummary.set({ state: st.toLowerCase() }, byState[st]);

@@ -65,7 +65,7 @@ describe('defaults', () => {
     expect(cfg.monitoring).toEqual({
       enableDetailedMetrics: true, metricsExportIntervalMs: 10000, healthCheckTypes: ['basic', 'performance'], probeTimeoutMs: 5000,
       maxAcceptableLatencyUs: 100000, maxAcceptableErrorRate: 0.1,
-      failSlow: { enabled: true, peerRatio: 3, minLatencyUs: 1000, minPeers: 2 },
+      failSlow: { enabled: true, peerRatio: 2.5, minLatencyUs: 1000, minPeers: 2 },
     });
     expect(cfg.wal).toEqual({ ackQuorum: 2, segmentBytes: 67108864, metadata: { type: 'file', path: '/etc/xdbm/data/xdbm-meta.json' } });
     expect(cfg.admin).toEqual({ socketPath: defaultSocketPath() });

@@ -27,7 +27,12 @@ const cases: { name: string; peers: FailSlowPeer[]; cfg?: Partial<FailSlowConfig
   { name: 'two slow of five', peers: [p('a', 2000), p('b', 2000), p('c', 2000), p('d', 9000), p('e', 9500)], slow: ['d', 'e'] },
   { name: 'disabled', peers: [p('a', 2000), p('b', 2100), p('c', 20000)], cfg: { enabled: false }, slow: [] },
   { name: 'median excludes the backend itself (even count)',
-    peers: [p('a', 1000), p('b', 3000), p('c', 7000)], cfg: { peerRatio: 3.4 }, slow: ['c'] },
+    peers: [p('a', 1000), p('b', 3000), p('c', 11_000)], cfg: { peerRatio: 3.4 }, slow: ['c'] },
+  // peers 1000..3000: median 2000, MAD 500, so the fence is max(2 x 2000, 2000 + 6 x 1.4826 x 500) = 6448
+  { name: 'the MAD term keeps the tail of a spread-out group in line',
+    peers: [p('a', 1000), p('b', 1500), p('c', 2000), p('d', 2500), p('e', 3000), p('f', 6000)], cfg: { peerRatio: 2 }, slow: [] },
+  { name: 'above both the ratio and the MAD fence',
+    peers: [p('a', 1000), p('b', 1500), p('c', 2000), p('d', 2500), p('e', 3000), p('f', 6500)], cfg: { peerRatio: 2 }, slow: ['f'] },
 ];
 
 describe('detectFailSlow', () => {
@@ -37,6 +42,11 @@ describe('detectFailSlow', () => {
 });
 
 describe('FailSlowTracker', () => {
+  it('defaults: flagged after 3 slow rounds, cleared after 3 in line', () => {
+    const t = new FailSlowTracker();
+    expect([t.flagAfterRounds, t.clearAfterRounds]).toEqual([3, 3]);
+  });
+
   it('flags after N slow rounds, clears after N in-line rounds', () => {
     const t = new FailSlowTracker({ flagAfterRounds: 2, clearAfterRounds: 3 });
     const slowRound = [p('a', 2000), p('b', 2000), p('c', 20000)];

@@ -10,7 +10,7 @@ import { ErrorCode, XdbmError } from '../../src/errors.js';
 import type { NativeIo } from '../../src/native/types.js';
 import type { ProbeContext } from '../probe-context.js';
 import { requireNative, roundUp } from './native.js';
-import type { ProbeIo, StressJob, StressOutcome } from './types.js';
+import type { ProbeIo, ProbeRegion, StressJob, StressOutcome } from './types.js';
 
 type DeviceTarget = Extract<ProbeTarget, { kind: 'device' }>;
 
@@ -121,6 +121,14 @@ export class DeviceIo implements ProbeIo {
       throw new XdbmError(ErrorCode.IO_ERROR, `short read on ${this.#t.devicePath} at ${off}: ${r} of ${lengthBytes} bytes`);
     }
     return Buffer.from(buf.subarray(0, lengthBytes));
+  }
+
+  /** A device's probe objects are already in-place writes: unit k of the region is object `<name>_<k>`. */
+  region(name: string, _lengthBytes: number): ProbeRegion {
+    return {
+      write: (offsetBytes, data) => this.writeObject(`${name}_${Math.floor(offsetBytes / this.alignBytes)}`, data),
+      close: () => undefined,
+    };
   }
 
   /** Zeroes the object's first unit: the probe leaves no test pattern behind. */

@@ -13,7 +13,7 @@ import { STRESS_FILE_BYTES } from '../../src/probes/task.js';
 import type { NativeIo } from '../../src/native/types.js';
 import type { ProbeContext } from '../probe-context.js';
 import { roundUp, tryNative } from './native.js';
-import type { ProbeIo, StressJob, StressOutcome } from './types.js';
+import type { ProbeIo, ProbeRegion, StressJob, StressOutcome } from './types.js';
 
 type DirTarget = Extract<ProbeTarget, { kind: 'dir' }>;
 
@@ -28,12 +28,12 @@ function checkName(name: string): void {
   }
 }
 
-/** Creates the stress file with STRESS_FILE_BYTES of data on disk (written and synced, not sparse). */
-function preallocate(path: string): void {
+/** Creates a file with `bytes` of data on disk (written and synced, not sparse). */
+function preallocate(path: string, bytes = STRESS_FILE_BYTES): void {
   const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o644);
   try {
-    const chunk = Buffer.alloc(256 * 1024, 0xa5);
-    for (let off = 0; off < STRESS_FILE_BYTES; off += chunk.length) writeSync(fd, chunk, 0, chunk.length, off);
+    const chunk = Buffer.alloc(Math.min(256 * 1024, bytes), 0xa5);
+    for (let off = 0; off < bytes; off += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - off), off);
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);
@@ -140,6 +140,55 @@ export class FsIo implements ProbeIo {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(e, `delete ${path}`);
     }
+  }
+
+  /**
+   * A laid-out file (written and synced first, untimed) written over in place: O_DIRECT through the
+   * addon when the file system takes it, else buffered; each write followed by fdatasync. Removed on close.
+   */
+  region(name: string, lengthBytes: number): ProbeRegion {
+    const path = this.#path(name);
+    preallocate(path, roundUp(lengthBytes, ALIGN_BYTES));
+    const n = this.#direct ? this.#native : undefined;
+    let fd: number | undefined;
+    if (n) {
+      try {
+        fd = n.open(path, { direct: true, write: true });
+      } catch (e) {
+        if ((e as { syscallCode?: string }).syscallCode !== 'EINVAL') throw e;
+        this.#direct = false;
+      }
+    }
+    if (n && fd !== undefined) {
+      const nfd = fd;
+      return {
+        write: (off, data) => {
+          let buf = data;
+          if (n.isAligned && !n.isAligned(data, ALIGN_BYTES)) {
+            const aligned = this.alloc(data.byteLength);
+            aligned.set(data);
+            buf = aligned;
+          }
+          const w = n.pwriteSync(nfd, buf, off);
+          if (w !== buf.byteLength) throw new XdbmError(ErrorCode.IO_ERROR, `short write to ${path} at ${off}: ${w} of ${buf.byteLength} bytes`);
+          n.fdatasyncSync(nfd);
+        },
+        close: () => { n.close(nfd); this.deleteObject(name); },
+      };
+    }
+    const bfd = openSync(path, C.O_WRONLY);
+    return {
+      write: (off, data) => {
+        try {
+          let done = 0;
+          while (done < data.byteLength) done += writeSync(bfd, data, done, data.byteLength - done, off + done);
+          fdatasyncSync(bfd);
+        } catch (e) {
+          throw fromSystemError(e, `write ${path}`);
+        }
+      },
+      close: () => { closeSync(bfd); this.deleteObject(name); },
+    };
   }
 
   /**

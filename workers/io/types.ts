@@ -19,6 +19,17 @@ export interface StressOutcome {
   engine: string;
 }
 
+/**
+ * A preallocated object written over in place, each write made durable: the log's own pattern (appends
+ * into a preallocated segment) and fio's (psync + fdatasync on a laid-out file), so a probe that times
+ * region writes times the device, not file creation and block allocation.
+ */
+export interface ProbeRegion {
+  /** pwrite of `data` at `offsetBytes` inside the region, then fdatasync: the only timed part. */
+  write(offsetBytes: number, data: Uint8Array): void;
+  close(): void;
+}
+
 export interface ProbeIo {
   /** Buffers passed to write must be aligned to this and sized in multiples of it when `aligned`. */
   readonly alignBytes: number;
@@ -31,6 +42,8 @@ export interface ProbeIo {
   readObject(name: string, lengthBytes: number): Buffer;
   /** Removes the object (devices: zeroes its blocks in the probe area). */
   deleteObject(name: string): void;
+  /** Lays out (untimed) a region of `lengthBytes` for in-place durable writes. */
+  region(name: string, lengthBytes: number): ProbeRegion;
   /** Queue-depth load for a bounded time. */
   stress(job: StressJob, ctx: ProbeContext): Promise<StressOutcome>;
   close(): void;
