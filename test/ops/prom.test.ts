@@ -9,7 +9,7 @@ const stats = (over: Partial<ManagerStats> = {}): ManagerStats => ({
   successfulOperations: 0, failedOperations: 0, failoverCount: 2, failedFailovers: 1, backendSwitches: 2,
   avgFailoverTimeMs: 12, p99FailoverTimeMs: 20, failoversLastHour: 2, avgOperationLatencyUs: 300, p99OperationLatencyUs: 900,
   totalChecks: 10, failedChecks: 1, lastFullScanMs: 4, activeCount: 3, targetCount: 3,
-  healthy: 3, degraded: 1, unhealthy: 0, failed: 1, unknown: 0, total: 5, selfOverloaded: 0, ...over,
+  healthy: 3, degraded: 1, unhealthy: 0, failed: 1, unknown: 0, total: 5, selfOverloaded: 0, overloadSuppressedResults: 0, ...over,
 });
 
 const backend = (id: string, node: string, over: Partial<BackendStatus> = {}): BackendStatus => ({
