@@ -1,0 +1,58 @@
+/**
+ * npm run sim -- --seeds N [--from F] [--seed S] [--verbose] [--bug no-fence|missing-as-empty]
+ * Runs seeds F..F+N-1 (default 0..N-1) or one seed, prints each failing seed with the violated
+ * invariant and the end of its trace, and a last line `sim: N seeds, V violations` (exit 1 on any).
+ */
+import { runSeed, type SimOptions } from './scenario.js';
+
+function arg(name: string): string | undefined {
+  const k = process.argv.indexOf(name);
+  return k >= 0 ? process.argv[k + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const verbose = process.argv.includes('--verbose');
+  const one = arg('--seed');
+  const n = Number(arg('--seeds') ?? 100);
+  const from = Number(arg('--from') ?? 0);
+  const bug = arg('--bug');
+  const opts: SimOptions = { verbose, bugs: bug === 'no-fence' ? { noFence: true } : bug === 'missing-as-empty' ? { missingAsEmpty: true } : {} };
+  const seeds = one !== undefined ? [Number(one)] : Array.from({ length: n }, (_, k) => from + k);
+  let violations = 0;
+  let failingSeeds = 0;
+  let acked = 0;
+  let checked = 0;
+  const byInv = new Map<string, number[]>();
+  const t0 = performance.now();
+  for (const seed of seeds) {
+    const r = await runSeed(seed, opts);
+    acked += r.stats.acked;
+    checked += r.stats.checked;
+    if (verbose || one !== undefined) {
+      console.log(`seed ${seed}: ${JSON.stringify(r.stats)}${r.notes.length ? ` notes: ${r.notes.join('; ')}` : ''}`);
+    }
+    if (r.violations.length === 0) continue;
+    failingSeeds++;
+    violations += r.violations.length;
+    for (const v of r.violations) {
+      const l = byInv.get(v.inv) ?? [];
+      if (!l.includes(seed)) l.push(seed);
+      byInv.set(v.inv, l);
+    }
+    console.log(`FAIL seed ${seed}: ${r.violations.length} violation(s)`);
+    for (const v of r.violations.slice(0, 5)) console.log(`  invariant ${v.inv}: ${v.msg}`);
+    if (r.violations.length > 5) console.log(`  ... ${r.violations.length - 5} more`);
+    if (!verbose) {
+      console.log('  trace (last events):');
+      for (const l of r.trace.slice(-25)) console.log(`    ${l}`);
+    }
+    console.log(`  history: /tmp/xdbm-sim-${seed}.jsonl; replay: npm run sim -- --seed ${seed} --verbose`);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  for (const [inv, s] of [...byInv].sort()) console.log(`invariant ${inv}: seeds ${s.slice(0, 20).join(', ')}${s.length > 20 ? ` (+${s.length - 20})` : ''}`);
+  console.log(`(${secs.toFixed(1)} s, ${acked} acknowledged appends, ${checked} checked against the final writer, ${failingSeeds} failing seeds)`);
+  console.log(`sim: ${seeds.length} seeds, ${violations} violations`);
+  process.exitCode = violations > 0 ? 1 : 0;
+}
+
+main().catch((e) => { console.error(e); process.exitCode = 2; });

@@ -1,0 +1,89 @@
+/**
+ * Simulated metadata store: one shared database of versioned documents (SimMetaDb), and the client a
+ * writer process uses (SimMetadataStore implements MetadataStore). Every call reaches the database after
+ * a PRNG delay and answers after another; while the database is unavailable calls fail (after a
+ * delay) or wait and apply once it is back (a late CAS, as an etcd client that retries); while it is
+ * slow they take up to several seconds. A crashed process's calls that had not reached it never do.
+ */
+import { ErrorCode, XdbmError } from '../../src/errors.js';
+import type { LogMetadata, MetadataStore, VersionedMetadata } from '../../src/wal/metadata/types.js';
+import type { Rng } from './prng.js';
+import type { Proc, World } from './world.js';
+
+export class SimMetaDb {
+  readonly docs = new Map<string, { json: string; version: number }>();
+  #version = 0;
+  down = false;
+  slow = false;
+  /** Calls waiting for the database to come back. */
+  readonly #waiting: (() => void)[] = [];
+
+  nextVersion(): number { return ++this.#version; }
+  setDown(down: boolean): void {
+    this.down = down;
+    if (!down) for (const f of this.#waiting.splice(0)) f();
+  }
+  waitUp(f: () => void): void { this.#waiting.push(f); }
+  snapshot(name: string): LogMetadata | undefined {
+    const d = this.docs.get(name);
+    return d ? JSON.parse(d.json) as LogMetadata : undefined;
+  }
+}
+
+export class SimMetadataStore implements MetadataStore {
+  readonly kind = 'memory' as const;
+  constructor(readonly world: World, readonly db: SimMetaDb, readonly proc: Proc, readonly rng: Rng, readonly note: (m: string) => void) {}
+
+  #call<T>(what: string, apply: () => T): Promise<T> {
+    const { world, rng, db } = this;
+    return new Promise<T>((resolve, reject) => {
+      const reach = (): void => {
+        if (db.down) {
+          if (rng.chance(0.5)) {
+            world.at(rng.int(1, 300), () => reject(new XdbmError(ErrorCode.IO_ERROR, `metadata store unavailable (${what})`)), this.proc);
+          } else {
+            db.waitUp(() => world.at(rng.int(0, 50), reach, this.proc, true));
+          }
+          return;
+        }
+        let r: { ok: true; v: T } | { ok: false; e: unknown };
+        try { r = { ok: true, v: apply() }; } catch (e) { r = { ok: false, e }; }
+        world.at(db.slow ? rng.int(0, 2500) : rng.int(0, 3), () => { if (r.ok) resolve(r.v); else reject(r.e); }, this.proc);
+      };
+      world.at(db.slow ? rng.int(0, 2500) : rng.int(0, 3), reach, this.proc, true);
+    });
+  }
+
+  get(name: string): Promise<VersionedMetadata | undefined> {
+    return this.#call(`get ${name}`, () => {
+      const d = this.db.docs.get(name);
+      return d ? { meta: JSON.parse(d.json) as LogMetadata, version: d.version } : undefined;
+    });
+  }
+
+  compareAndSet(name: string, meta: LogMetadata, expectedVersion: number): Promise<number> {
+    const json = JSON.stringify(meta);
+    return this.#call(`cas ${name}`, () => {
+      const d = this.db.docs.get(name);
+      const actual = d?.version ?? 0;
+      if (actual !== expectedVersion) {
+        throw new XdbmError(ErrorCode.CAS_CONFLICT, `metadata of ${name}: version ${actual}, expected ${expectedVersion}`, { details: { actualVersion: actual, expectedVersion } });
+      }
+      const version = this.db.nextVersion();
+      this.db.docs.set(name, { json, version });
+      this.note(`META ${this.proc.name} v${version} ${summarize(meta)}`);
+      return version;
+    });
+  }
+
+  list(): Promise<string[]> {
+    return this.#call('list', () => [...this.db.docs.keys()]);
+  }
+
+  async close(): Promise<void> { /* shared database */ }
+}
+
+export function summarize(m: LogMetadata): string {
+  const eps = m.epochs.map((e) => `e${e.epoch}@${e.firstIndex}[${e.members.join(',')}${(e.copies ?? []).map((c) => ` +${c.member}/${c.by}`).join('')}]`).join(' ');
+  return `first=${m.firstIndex} claim=${m.claimedEpoch ?? '-'} ${eps}`;
+}
