@@ -110,6 +110,8 @@ export interface BackendManagerApi {
   triggerReselection(reason: string): Promise<ActiveChangedEvent | null>;
   /** Data-path detection: an I/O error or timeout seen by the WAL marks the backend suspect at once. */
   reportDataPathError(endpointId: string, error: unknown): void;
+  /** Data-path operation outcome (the log calls it per member write): feeds statistics and fail-slow. */
+  recordDataPathOp(endpointId: string, latencyUs: number, ok: boolean, bytes?: number): void;
   on(event: 'active-changed', fn: (e: ActiveChangedEvent) => void): this;
   on(event: 'state-changed', fn: (e: StateChangedEvent) => void): this;
   on(event: 'failover', fn: (e: FailoverRecord) => void): this;

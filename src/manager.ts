@@ -3,6 +3,7 @@
  * failover queue together. Every change of the active set (failover, refill, reselection, reload)
  * runs through the failover queue, one at a time.
  */
+import type { ManagedLog, ManagedLogOptions } from './wal/log-types.js';
 import { EventEmitter } from 'node:events';
 import { rename, writeFile } from 'node:fs/promises';
 import type { StorageBackend } from './backends/backend.js';
@@ -337,8 +338,8 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     try { this.#store?.recordOp(endpointId, latencyUs, ok, bytes); } catch { /* not registered */ }
   }
 
-  async openLog(name: string, opts?: object) {
-    const { openManagedLog } = await import('./wal/managed-log.js');
+  async openLog(name: string, opts?: ManagedLogOptions): Promise<ManagedLog> {
+    const { openManagedLog } = await import('./wal/log.js');
     return openManagedLog(this, name, opts);
   }
 

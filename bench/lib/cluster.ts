@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { StorageBackend } from '../../src/backends/backend.js';
 import { BackendManager } from '../../src/manager.js';
-import type { LogReplica } from '../../src/wal/replica.js';
-import { replicaFor } from '../../src/wal/replica-factory.js';
+import type { MemberLog } from '../../src/wal/member-log.js';
+import { defaultMemberFactory } from '../../src/wal/member-factory.js';
 import { localClusterConfig, scratchDir, type LocalEndpointSpec } from './targets.js';
 
 export interface LocalCluster {
@@ -66,7 +66,7 @@ export interface CommitCounter {
   entries: number;
   /** Duration of each replica append (write + fdatasync + checks), microseconds; the first 100k kept. */
   commitUs: number[];
-  factory: (b: StorageBackend, logName: string) => LogReplica;
+  factory: (b: StorageBackend, logName: string) => MemberLog;
 }
 
 /** The production layout (replicaFor) with append() counted: the log's real sync policy, measured. */
@@ -76,11 +76,11 @@ export function countingFactory(segmentBytes: number): CommitCounter {
     entries: 0,
     commitUs: [],
     factory: (b, logName) => {
-      const r = replicaFor(b, logName, { segmentBytes });
+      const r: MemberLog = defaultMemberFactory({ segmentBytes, maxBatchBytes: 4 * 1024 * 1024 })(b, logName);
       const append = r.append.bind(r);
-      r.append = async (records) => {
+      r.append = async (copy, records) => {
         const t0 = performance.now();
-        await append(records);
+        await append(copy, records);
         if (c.commitUs.length < 100_000) c.commitUs.push((performance.now() - t0) * 1000);
         c.commits++;
         c.entries += records.length;

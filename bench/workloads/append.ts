@@ -34,7 +34,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
   let acked = 0;
   let elapsedMs = 0;
   try {
-    const log = await c.manager.openLog('bench', { replicaFactory: counter.factory });
+    const log = await c.manager.openLog('bench', { memberFactory: counter.factory });
     const members = (log as { members(): string[] }).members();
     const append = (log as { append(p: Uint8Array): Promise<{ index: number }> }).append.bind(log);
     for (let i = 0; i < 50; i++) await append(payload); // warm-up: segments created, files open

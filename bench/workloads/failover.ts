@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FaultReply, FaultRequest } from '../lib/fault-worker.js';
 import type { ActiveChangedEvent } from '../../src/manager-api.js';
-import type { ManagedLog } from '../../src/wal/managed-log.js';
+import type { ManagedLog } from '../../src/wal/log.js';
 import { atMost } from '../lib/goals.js';
 import type { BenchRow } from '../lib/results.js';
 import { startLocalCluster, type ExtraEndpoints } from '../lib/cluster.js';

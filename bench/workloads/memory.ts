@@ -5,7 +5,7 @@
  * after the warm-up (first 20 %) says whether memory grows. Run with --expose-gc.
  */
 import path from 'node:path';
-import type { ManagedLog } from '../../src/wal/managed-log.js';
+import type { ManagedLog } from '../../src/wal/log.js';
 import { atMost } from '../lib/goals.js';
 import { startLocalCluster } from '../lib/cluster.js';
 import { slope, summarize } from '../lib/stats.js';

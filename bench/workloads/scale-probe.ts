@@ -28,7 +28,7 @@ async function main(a: Args): Promise<WorkloadOutput> {
   // Load what the manager loads, so the baseline holds the code and only the per-backend state differs.
   await import('../../src/manager.js');
   await import('../../src/probes/pool.js');
-  await import('../../src/wal/managed-log.js');
+  await import('../../src/wal/log.js');
   const before = await settle();
   const t0 = performance.now();
   const c = await startLocalCluster(a.candidates, 'scale', {

@@ -1,148 +1,89 @@
 /**
- * Read path of the managed log: the ensemble history says which members hold an index; healthy current
- * members are tried first (rotating by index to spread reads), then the rest of that epoch's members,
- * each copy checked by CRC32C; a failing copy falls back to the next one.
+ * Read path of the log: the metadata says which copies hold an index (the epoch's ensemble, then
+ * re-replicated copies); current healthy members are tried first (rotating by index to spread reads),
+ * then the rest. Each copy is checked (CRC32C and index); a damaged or missing copy falls back to the
+ * next. Acknowledged entries still held in memory (being re-sent after an ensemble change) are served
+ * from there first: they are the acknowledged bytes.
  *
- * Members of earlier epochs are usually no longer active: the manager closed their backend at the
- * failover (graceful shutdown) and its monitor closes and reopens FAILED ones now and then. The reader
- * therefore never reads a device through the manager's instance of a backend that is not a current
- * member: it opens its own instance of that endpoint (same config; an NVMe-oF controller is shared by
- * reference), used for reads only and closed with the reader. File layouts need no open backend.
- * When no copy could be read for I/O reasons (not "not there") the error is XDBM_IO_ERROR, never
- * XDBM_ENTRY_NOT_FOUND: an acknowledged entry that cannot be reached now is not a missing one.
+ * When no copy could be read for I/O reasons the error is XDBM_IO_ERROR, never XDBM_ENTRY_NOT_FOUND:
+ * an acknowledged entry that cannot be reached now is not a missing one.
  */
-import type { StorageBackend } from '../backends/backend.js';
-import { createBackend } from '../backends/index.js';
-import { isRawDevice } from './device-replica.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
-import type { BackendManagerApi } from '../manager-api.js';
-import { withDeadline } from './deadline.js';
-import { withReplicaDeadline } from './stuck-io.js';
-import type { Member } from './ensemble-wait.js';
-import { epochFor } from './ensemble-history.js';
+import type { Clock } from './clock.js';
+import { epochFor, holdersOf, type Holder } from './ensemble-history.js';
+import { withMemberDeadline } from './io-deadline.js';
 import type { LogStats } from './log-types.js';
+import type { Member, MemberPool } from './members.js';
 import type { LogMetadata } from './metadata/types.js';
-import type { LogReplica } from './replica.js';
 
 export interface LogReaderDeps {
   name: string;
-  manager: BackendManagerApi;
+  clock: Clock;
   deadlineMs: number;
-  factory: (b: StorageBackend, logName: string) => LogReplica;
-  members: () => Member[];
-  meta: () => LogMetadata;
-  /** Acknowledged payload still held in memory for re-sending, if any. */
-  inFlight: (index: number) => Uint8Array | undefined;
+  pool: MemberPool;
   stats: LogStats;
-}
-
-/** A replica on a member that is not (or no longer) in the ensemble, with the log's own backend if it needed one. */
-export interface DetachedReplica {
-  replica: LogReplica;
-  own?: StorageBackend;
-}
-
-/**
- * Opens the log's replica on `b` for a member outside the ensemble. A device goes through an instance of
- * its own (same endpoint config; an NVMe-oF controller is shared by reference): the manager closes its
- * instance of a replaced backend (failover) and closes and reopens a FAILED one (monitor) as it sees fit.
- */
-export async function openDetachedReplica(
-  b: StorageBackend, logName: string, factory: (b: StorageBackend, logName: string) => LogReplica, deadlineMs: number,
-): Promise<DetachedReplica> {
-  let own: StorageBackend | undefined;
-  let r: LogReplica | undefined;
-  try {
-    if (isRawDevice(b)) {
-      own = await createBackend(b.config);
-      const o = own;
-      await withReplicaDeadline(b, () => o.init(), deadlineMs, `open ${b.endpointId} for the log`);
-    }
-    r = factory(own ?? b, logName);
-    const opening = r;
-    await withReplicaDeadline(b, () => opening.open(), deadlineMs, `open log ${logName} on ${b.endpointId}`);
-  } catch (e) {
-    void closeDetachedReplica({ replica: r ?? ({ close: async () => undefined } as unknown as LogReplica), ...(own ? { own } : {}) }, deadlineMs);
-    throw e;
-  }
-  return { replica: r, ...(own ? { own } : {}) };
-}
-
-export async function closeDetachedReplica(o: DetachedReplica, deadlineMs: number): Promise<void> {
-  await withDeadline(o.replica.close(), deadlineMs, 'close').catch(() => undefined);
-  if (o.own) await withDeadline(o.own.close(), deadlineMs, 'close').catch(() => undefined);
+  meta: () => LogMetadata;
+  members: () => Member[];
+  lastIndex: () => number;
+  /** Acknowledged payload still held in memory, if any. */
+  inMemory: (index: number) => Uint8Array | undefined;
 }
 
 export class LogReader {
   readonly #d: LogReaderDeps;
-  /** Replicas opened for reading on members that left the ensemble (with the reader's own backend, if any). */
-  readonly #others = new Map<string, DetachedReplica>();
 
   constructor(deps: LogReaderDeps) {
     this.#d = deps;
   }
 
-  async read(index: number): Promise<Buffer> {
+  /** The holders of `index` in the order they are tried. */
+  holders(index: number): Holder[] {
     const d = this.#d;
     const ep = epochFor(d.meta(), index);
-    const all = ep ? [...ep.members] : [];
-    const members = d.members();
-    const live = all.filter((id) => members.some((m) => m.id === id && !m.failed));
-    const rest = all.filter((id) => !live.includes(id));
-    // A member that rejoined is read through its live replica; a copy opened while it was away is stale.
-    for (const id of live) if (this.#others.has(id)) this.#drop(id);
-    const k = live.length > 0 ? index % live.length : 0;
-    const holders = [...live.slice(k), ...live.slice(0, k), ...rest];
+    if (!ep) return [];
+    const all = holdersOf(ep);
+    const live = new Set(d.members().filter((m) => !m.failed).map((m) => m.id));
+    const first = all.filter((h) => live.has(h.member));
+    const rest = all.filter((h) => !live.has(h.member));
+    const k = first.length > 0 ? index % first.length : 0;
+    return [...first.slice(k), ...first.slice(0, k), ...rest];
+  }
+
+  async read(index: number): Promise<Buffer> {
+    const d = this.#d;
+    const mem = d.inMemory(index);
+    if (mem) return Buffer.from(mem);
+    const holders = this.holders(index);
     const errors: unknown[] = [];
-    for (const id of holders) {
+    for (const h of holders) {
       try {
-        const r = await this.#replica(id);
-        const buf = await withReplicaDeadline(r, () => r.read(index), d.deadlineMs, `read ${index} from ${id}`);
+        const log = await d.pool.get(h.member);
+        if (!log.has(h.copy, index)) {
+          // Damaged at scan time, or a copy this instance scanned before it was complete: look again
+          // once (cheap for files: one directory and segment scan of this member).
+          if (log.damaged(h.copy).includes(index)) d.stats.damagedRecords++;
+          throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `${h.member} has no intact ${d.name}[${index}]`, { details: { index } });
+        }
+        const buf = await withMemberDeadline(d.clock, log, () => log.read(h.copy, index), d.deadlineMs, `read ${index} from ${h.member}`);
         if (errors.length > 0) d.stats.readFallbacks++;
         return buf;
       } catch (e) {
-        if (isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) d.stats.checksumFailures++;
-        // A replica still hung past a deadline is kept (refusing at once) until its operation returns.
-        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH) && !isXdbmError(e, ErrorCode.IO_TIMEOUT)) this.#drop(id);
+        if (isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH)) { d.stats.checksumFailures++; d.stats.damagedRecords++; }
+        // A member that failed for I/O reasons is opened afresh next time (the manager may have
+        // reopened its device; a file system may be back).
+        if (!isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH) && !isXdbmError(e, ErrorCode.IO_TIMEOUT) &&
+          !d.members().some((m) => m.id === h.member)) d.pool.drop(h.member);
         errors.push(e);
       }
     }
-    // Still in flight to its members (a re-send after recovery or a change): the acknowledged bytes are here.
-    const mem = d.inFlight(index);
-    if (mem) return Buffer.from(mem);
-    const corrupt = errors.some((e) => isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH));
-    const absent = errors.length > 0 && errors.every((e) => isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND));
-    throw new XdbmError(corrupt ? ErrorCode.LOG_CORRUPT : absent || holders.length === 0 ? ErrorCode.ENTRY_NOT_FOUND : ErrorCode.IO_ERROR,
-      `no intact copy of ${d.name}[${index}] on ${holders.join(', ') || 'any member'}`, {
-        details: { index, holders, errors: errors.map((e) => (isXdbmError(e) ? e.code : String(e))) },
+    const again = d.inMemory(index);
+    if (again) return Buffer.from(again);
+    // Only acknowledged indexes are read: none intact on any reachable holder is corruption, unless
+    // some holder could not be reached at all (then it may be back later: an I/O error).
+    const unreachable = errors.some((e) => !isXdbmError(e, ErrorCode.ENTRY_NOT_FOUND) && !isXdbmError(e, ErrorCode.CHECKSUM_MISMATCH));
+    throw new XdbmError(unreachable ? ErrorCode.IO_ERROR : ErrorCode.LOG_CORRUPT,
+      `no intact copy of ${d.name}[${index}] on ${holders.map((h) => h.member).join(', ') || 'any member'}`, {
+        details: { index, holders: holders.map((h) => h.member), errors: errors.map((e) => (isXdbmError(e) ? `${e.code}: ${e.message}` : String(e))) },
       });
-  }
-
-  async close(): Promise<void> {
-    const all = [...this.#others.values()];
-    this.#others.clear();
-    await Promise.all(all.map((o) => this.#closeOther(o)));
-  }
-
-  async #closeOther(o: DetachedReplica): Promise<void> {
-    await closeDetachedReplica(o, this.#d.deadlineMs);
-  }
-
-  async #replica(id: string): Promise<LogReplica> {
-    const live = this.#d.members().find((m) => m.id === id && !m.failed);
-    if (live) return live.replica;
-    const cached = this.#others.get(id);
-    if (cached) return cached.replica;
-    const b = this.#d.manager.getBackend(id);
-    if (!b) throw new XdbmError(ErrorCode.UNKNOWN_ENDPOINT, `endpoint ${id} is gone from the candidate pool`);
-    const o = await openDetachedReplica(b, this.#d.name, this.#d.factory, this.#d.deadlineMs);
-    this.#others.set(id, o);
-    return o.replica;
-  }
-
-  #drop(id: string): void {
-    const stale = this.#others.get(id);
-    this.#others.delete(id);
-    if (stale) void this.#closeOther(stale);
   }
 }

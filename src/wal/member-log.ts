@@ -24,9 +24,10 @@
  *   M4 A record is trusted only if its checksum and its index hold. A damaged record followed by
  *      intact ones is reported in damaged(), not treated as the end of the copy.
  */
-import type { ReplicaRecord } from './replica.js';
-
-export type { ReplicaRecord } from './replica.js';
+export interface ReplicaRecord {
+  index: number;
+  payload: Uint8Array;
+}
 
 export interface CopyRef {
   /** The epoch whose range this copy holds. */

@@ -69,35 +69,63 @@ export interface ScannedRecord {
   offset: number;
   /** Whole record length (header + payload). */
   bytes: number;
-  /** false when the record's checksum fails but later records are intact (a flipped byte, not a torn tail). */
-  valid: boolean;
 }
 
+export interface ScanResult {
+  /** Intact records, in file order, indexes increasing. */
+  records: ScannedRecord[];
+  /** Indexes whose records fail their checks but are followed by intact records: damage, not a tail. */
+  damaged: number[];
+  /** Offset after the last intact record. Bytes after it are a torn tail (or nothing). */
+  validEnd: number;
+}
+
+const MAGIC_BYTES = Buffer.from([0x58, 0x57, 0x52, 0x31]); // RECORD_MAGIC as stored (little-endian)
+
 /**
- * Scans consecutive records from offset 0, expecting indexes firstIndex, firstIndex+1, ...
- * Returns the records and `validEnd`: the offset after the last record worth keeping. Everything from
- * validEnd on is a torn tail (a record cut short, garbage, or a bad record with nothing valid after it).
+ * Scans a run of records expecting indexes firstIndex, firstIndex+1, ... Nothing is cut here: the
+ * caller learns what is intact (records), what is damaged but followed by intact records (damaged: a
+ * flipped bit, a bad sector, a misdirected write; read those from another copy), and where the intact
+ * part ends (validEnd; after it only a torn tail). After a record whose framing is lost (bad magic,
+ * absurd length, wrong index) the scan looks for the next intact record further on (magic, checksum
+ * and an index after the last intact one), so one damaged header never hides the records behind it.
  */
-export function scanRecords(buf: Buffer, firstIndex: number): { records: ScannedRecord[]; validEnd: number } {
+export function scanRecords(buf: Buffer, firstIndex: number): ScanResult {
   const records: ScannedRecord[] = [];
+  const damaged: number[] = [];
+  let pendingBad: number[] = [];
   let off = 0;
   let expect = firstIndex;
   let validEnd = 0;
-  let pendingBad: ScannedRecord[] = [];
   while (off < buf.length) {
     const p = parseRecordAt(buf, off);
-    if (p.kind === 'short' || p.kind === 'garbage') break;
-    if (p.index !== expect) break;
-    if (p.kind === 'corrupt') {
-      pendingBad.push({ index: p.index, offset: off, bytes: p.end - off, valid: false });
-    } else {
-      records.push(...pendingBad);
+    if (p.kind === 'ok' && p.index === expect) {
+      damaged.push(...pendingBad);
       pendingBad = [];
-      records.push({ index: p.index, offset: off, bytes: p.end - off, valid: true });
+      records.push({ index: p.index, offset: off, bytes: p.end - off });
       validEnd = p.end;
+      off = p.end;
+      expect++;
+      continue;
     }
-    off = p.end;
-    expect++;
+    if (p.kind === 'corrupt' && p.index === expect) {
+      // Framing holds, contents do not: damage if an intact record follows, else the torn tail.
+      pendingBad.push(expect);
+      off = p.end;
+      expect++;
+      continue;
+    }
+    // Framing lost here: find the next intact record with a later index.
+    let next = -1;
+    let nextIndex = 0;
+    for (let at = buf.indexOf(MAGIC_BYTES, off); at >= 0; at = buf.indexOf(MAGIC_BYTES, at + 1)) {
+      const q = parseRecordAt(buf, at);
+      if (q.kind === 'ok' && q.index >= expect) { next = at; nextIndex = q.index; break; }
+    }
+    if (next < 0) break;
+    for (let i = expect; i < nextIndex; i++) pendingBad.push(i);
+    off = next;
+    expect = nextIndex;
   }
-  return { records, validEnd };
+  return { records, damaged, validEnd };
 }

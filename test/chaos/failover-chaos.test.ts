@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendManager } from '../../src/manager.js';
-import type { ManagedLog } from '../../src/wal/managed-log.js';
+import type { ManagedLog } from '../../src/wal/log.js';
 import {
   abortExt4, dirToFile, fillUp, flipSegmentBytes, freeze, isRoot, mountExt4Image, mountTmpfs, removeDir, thaw, unfill, unmount,
 } from './helpers/fault-fs.js';

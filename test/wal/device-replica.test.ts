@@ -170,7 +170,7 @@ describe.skipIf(!isRoot || !existsSync(join(process.cwd(), 'build', 'Release', '
 
     it('carries a managed log over a block device and two directories, through a restart', async () => {
       const { create } = await import('../../src/backends/block.js');
-      const { openManagedLog } = await import('../../src/wal/managed-log.js');
+      const { openManagedLog } = await import('../../src/wal/log.js');
       const { TestEnsemble } = await import('./helpers/test-ensemble.js');
       const endpoint = {
         endpointId: 'blk', type: 'block', connectionString: `block://${loop}`,

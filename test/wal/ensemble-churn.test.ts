@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, XdbmError } from '../../src/errors.js';
 import { BackendManager } from '../../src/manager.js';
-import type { ManagedLog } from '../../src/wal/managed-log.js';
+import type { ManagedLog } from '../../src/wal/log.js';
 
 const run = promisify(execFile);
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -2,7 +2,7 @@ import { mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileReplica, segmentName } from '../../src/wal/file-replica.js';
+import { FileReplica, segmentName } from '../../src/wal/file-member.js';
 import { RECORD_HEADER_BYTES } from '../../src/wal/record-format.js';
 
 const payload = (i: number): Buffer => Buffer.from(`entry-${i}-`.repeat((i % 7) + 1));

@@ -2,8 +2,8 @@ import { mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileReplica, logDir } from '../../src/wal/file-replica.js';
-import { openManagedLog } from '../../src/wal/managed-log.js';
+import { FileReplica, logDir } from '../../src/wal/file-member.js';
+import { openManagedLog } from '../../src/wal/log.js';
 import { RECORD_HEADER_BYTES } from '../../src/wal/record-format.js';
 import { TestEnsemble } from './helpers/test-ensemble.js';
 

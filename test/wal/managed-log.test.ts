@@ -1,9 +1,9 @@
-import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { segmentName } from '../../src/wal/file-replica.js';
-import { openManagedLog } from '../../src/wal/managed-log.js';
+import { segmentName } from '../../src/wal/file-member.js';
+import { openManagedLog } from '../../src/wal/log.js';
 import { RECORD_HEADER_BYTES } from '../../src/wal/record-format.js';
 import { TestEnsemble } from './helpers/test-ensemble.js';
 
@@ -23,7 +23,8 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 
 /** Breaks a backend for real: its directory is replaced by a plain file, so every I/O fails. */
 async function breakDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  // Moved away in one step (the log may be writing there right now), then replaced by a file.
+  await rename(dir, `${dir}.broken`);
   await writeFile(dir, 'not a directory');
 }
 
@@ -103,7 +104,7 @@ describe('managed log', () => {
     const log = await openManagedLog(t.asManager(), 'raft');
     for (let i = 1; i <= 5; i++) await log.append(entry(i));
     const firstTried = log.members()[1 % log.members().length]!; // reads rotate over copies by index
-    const seg = join(t.dirOf(firstTried), 'wal', 'raft', segmentName(1));
+    const seg = join(t.dirOf(firstTried), 'wal', 'raft', 'e1', segmentName(1));
     const fh = await open(seg, 'r+');
     await fh.write(Buffer.from([0x5a]), 0, 1, RECORD_HEADER_BYTES + 2); // payload byte of index 1
     await fh.close();

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openManagedLog } from '../../src/wal/managed-log.js';
+import { openManagedLog } from '../../src/wal/log.js';
 import { EtcdMetadataStore } from '../../src/wal/metadata/etcd-store.js';
 import type { MetadataStore } from '../../src/wal/metadata/types.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from './helpers/etcd-server.js';

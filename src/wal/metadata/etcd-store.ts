@@ -70,6 +70,16 @@ export class EtcdMetadataStore implements MetadataStore {
     return Number(res.header.revision);
   }
 
+  async list(): Promise<string[]> {
+    const prefix = `${this.#prefix}logs/`;
+    try {
+      const keys = await this.#client.getAll().prefix(prefix).keys();
+      return keys.map((k) => k.slice(prefix.length)).sort();
+    } catch (e) {
+      throw unavailable('list logs', e);
+    }
+  }
+
   async close(): Promise<void> {
     this.#client.close();
   }

@@ -7,7 +7,7 @@
  * (O_EXCL) so writers in other processes on the same host serialise too; a lock older than
  * staleLockMs (its holder died) is broken.
  */
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, XdbmError, fromSystemError } from '../../errors.js';
 import type { LogMetadata, MetadataStore, VersionedMetadata } from './types.js';
@@ -122,6 +122,23 @@ export class FileMetadataStore implements MetadataStore {
       }
       await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
     }
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fromSystemError(e, `list ${this.dir}`);
+    }
+    const out: string[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json') || !n.startsWith(this.#filePrefix)) continue;
+      const log = n.slice(this.#filePrefix.length, -'.json'.length);
+      if (NAME_RE.test(log) && !log.includes('.tmp-')) out.push(log);
+    }
+    return out.sort();
   }
 
   async close(): Promise<void> {}

@@ -94,9 +94,12 @@ export async function dirToFile(dir: string): Promise<() => Promise<void>> {
 /** Flips one byte in the middle of every segment file under `walDir`; returns how many it flipped. */
 export async function flipSegmentBytes(walDir: string): Promise<number> {
   let n = 0;
-  for (const name of await readdir(walDir).catch(() => [] as string[])) {
+  // Segments live in one directory per copy (e<N>, s<N>, c<N>-<K>) under the log's directory.
+  const copies = (await readdir(walDir).catch(() => [] as string[])).map((d) => join(walDir, d));
+  for (const dir of copies) {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.wal')) continue;
-    const fh = await open(join(walDir, name), 'r+');
+    const fh = await open(join(dir, name), 'r+');
     try {
       const { size } = await fh.stat();
       if (size < 64) continue;
@@ -109,6 +112,7 @@ export async function flipSegmentBytes(walDir: string): Promise<number> {
     } finally {
       await fh.close();
     }
+  }
   }
   return n;
 }

@@ -39,8 +39,8 @@ export async function openManager(config) {
 /** The replicated log over the manager's actives: manager.openLog(name) or openManagedLog(manager, name). */
 export async function openLog(manager, name, opts = {}) {
   if (typeof manager.openLog === 'function') return manager.openLog(name, opts);
-  const m = await importDist('src/wal/managed-log.js');
+  const m = await importDist('src/wal/log.js');
   const open = m.openManagedLog ?? m.openLog;
-  if (typeof open !== 'function') throw new MissingPiece('openManagedLog in src/wal/managed-log.ts');
+  if (typeof open !== 'function') throw new MissingPiece('openManagedLog in src/wal/log.ts');
   return open(manager, name, opts);
 }

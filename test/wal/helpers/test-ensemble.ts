@@ -104,6 +104,12 @@ export class TestEnsemble extends EventEmitter {
     this.failed.delete(id);
   }
 
+  getCandidates(): { endpointId: string; state: string; active: boolean }[] {
+    return this.backends.map((b) => ({ endpointId: b.endpointId, state: this.failed.has(b.endpointId) ? 'FAILED' : 'HEALTHY', active: this.active.includes(b.endpointId) }));
+  }
+
+  recordDataPathOp(): void { /* statistics only */ }
+
   asManager(): BackendManagerApi {
     return this as unknown as BackendManagerApi;
   }
