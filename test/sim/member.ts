@@ -301,7 +301,8 @@ export class SimMember implements MemberLog {
     }, (ok) => {
       this.#inflight.delete(op);
       if (!ok || !op.landed) return undefined;
-      if (op.copy.fenced && rng.chance(0.5) && !op.recs.every((r) => r.durable)) {
+      const kept = op.recs.every((r) => op.copy.byIndex.get(r.index) === r);
+      if (op.copy.fenced && (!kept || rng.chance(0.5))) {
         // Landed before the fence, answered after it: the caller hears XDBM_FENCED though the data is there.
         for (const r of op.recs) if (op.copy.byIndex.get(r.index) === r) this.#d.markDurable(r);
         return err(ErrorCode.FENCED, `${this.endpointId}: ${what}: fenced before it was acknowledged`);

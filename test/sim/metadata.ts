@@ -14,6 +14,8 @@ export class SimMetaDb {
   readonly docs = new Map<string, { json: string; version: number }>();
   #version = 0;
   down = false;
+  /** CASes that took the document backwards (a claim or firstIndex going down, a sealed epoch coming back). */
+  readonly regressions: string[] = [];
   slow = false;
   /** Calls waiting for the database to come back. */
   readonly #waiting: (() => void)[] = [];
@@ -68,6 +70,14 @@ export class SimMetadataStore implements MetadataStore {
       const actual = d?.version ?? 0;
       if (actual !== expectedVersion) {
         throw new XdbmError(ErrorCode.CAS_CONFLICT, `metadata of ${name}: version ${actual}, expected ${expectedVersion}`, { details: { actualVersion: actual, expectedVersion } });
+      }
+      if (d) {
+        const prev = JSON.parse(d.json) as LogMetadata;
+        const pc = Math.max(prev.claimedEpoch ?? 0, ...prev.epochs.map((e) => e.epoch));
+        const nc = Math.max(meta.claimedEpoch ?? 0, ...meta.epochs.map((e) => e.epoch));
+        if (nc < pc || meta.firstIndex < prev.firstIndex) {
+          this.db.regressions.push(`${this.proc.name} CAS v${actual}->: ${summarize(prev)}  ==>  ${summarize(meta)}`);
+        }
       }
       const version = this.db.nextVersion();
       this.db.docs.set(name, { json, version });

@@ -26,8 +26,6 @@ export interface WriterRec { name: string; openInv: number; openOk?: number; rec
 export interface Violation { inv: string; msg: string }
 
 const INF = Number.POSITIVE_INFINITY;
-/** Errors after which an operation certainly did not take effect. */
-const DEFINITE = new Set(['XDBM_FENCED', 'XDBM_CLOSED', 'XDBM_QUORUM_LOST', 'XDBM_INVALID_ARGUMENT']);
 
 export class Model {
   readonly appends: AppendOp[] = [];
@@ -55,12 +53,16 @@ export class Model {
   /** Effective end of a truncation's window: it can no longer apply once a later writer opened. */
   #effEnd(t: TruncOp): number {
     if (t.status === 'ok') return t.tEnd;
-    let end = t.status === 'fail' && DEFINITE.has(t.error ?? '') ? t.tEnd : INF;
+    let end = INF;
     for (const w of this.writers) if (w.openOk !== undefined && w.openOk > t.tInv && w.name !== t.writer) end = Math.min(end, w.openOk);
     return end;
   }
+  /**
+   * A rejected truncation did not cut anything (the log says so: "nothing was cut"); one whose writer
+   * crashed or never answered may have.
+   */
   #mayApply(t: TruncOp): boolean {
-    return t.status !== 'fail' || !DEFINITE.has(t.error ?? '');
+    return t.status === 'ok' || t.status === 'pending' || (t.status === 'info' && t.error === 'crashed');
   }
 
   /** A suffix truncation at or below `index` that may have run between t1 and t2. */
@@ -86,7 +88,7 @@ export class Model {
       for (let k = 1; k < l.length; k++) {
         const a = l[k - 1]!;
         const b = l[k]!;
-        if (a.key !== b.key && !this.#separated(i, a.tEnd, b.tEnd)) {
+        if (a.key !== b.key && !this.#separated(i, Math.min(a.tInv, b.tInv), Math.max(a.tEnd, b.tEnd))) {
           this.violate('2', `index ${i} acknowledged with two payloads: ${a.writer}@${a.tEnd} ${short(a.key)} and ${b.writer}@${b.tEnd} ${short(b.key)}, no truncation between`);
         }
       }
@@ -104,7 +106,7 @@ export class Model {
     }
     const before = this.#okAt(r.index).filter((a) => a.tEnd <= r.tInv);
     const q = before.at(-1);
-    if (q && q.key !== r.key && !this.#separated(r.index, q.tEnd, r.tEnd)) {
+    if (q && q.key !== r.key && !this.#separated(r.index, q.tInv, r.tEnd)) {
       this.violate('2', `${r.writer} read [${r.index}] at ${r.tEnd} = ${short(r.key)} (${src.writer}, ${src.status}), but ${q.writer} had it acknowledged at ${q.tEnd} as ${short(q.key)}`);
       return;
     }
@@ -132,7 +134,8 @@ export class Model {
       let removed = false;
       for (const t of this.truncs) {
         if (t.kind !== 'suffix' || !this.#mayApply(t) || t.at > i) continue;
-        if (t.tInv > e.tEnd || this.#effEnd(t) > e.tEnd) { removed = true; break; }
+        // After the append, or concurrent with it (its effect lies anywhere in [tInv, tEnd]): gone or uncertain.
+        if (this.#effEnd(t) >= e.tInv) { removed = true; break; }
       }
       if (removed) { exempt++; continue; }
       const copies = o.disks.filter((d) => d.everDurable.has(`${i}|${e.key}`) && !d.destroyed.has(`${i}|${e.key}`)).length;
@@ -148,7 +151,11 @@ export class Model {
           this.violate('3', `${e.writer} got [${i}] acknowledged at ${e.tEnd}, after ${b.name} opened at ${b.openOk} having recovered only up to ${b.recovered}`);
         }
       }
-      if (i < o.firstIndex) { this.violate(inv, `acknowledged [${i}] (${e.writer}@${e.tEnd}, ${copies} intact copies) is below the final firstIndex ${o.firstIndex}; no truncatePrefix asked for it`); continue; }
+      if (i < o.firstIndex) {
+        const failed = this.truncs.find((t) => t.kind === 'prefix' && t.at > i && !this.#mayApply(t));
+        this.violate(inv, `acknowledged [${i}] (${e.writer}@${e.tEnd}, ${copies} intact copies) is below the final firstIndex ${o.firstIndex}; ${failed ? `truncatePrefix(${failed.at}) of ${failed.writer} failed (${failed.error}) but took effect` : 'no truncatePrefix asked for it'}`);
+        continue;
+      }
       if (i > o.lastIndex) { this.violate(inv, `acknowledged [${i}] (${e.writer}@${e.tEnd}, ${copies} intact copies) is above the final lastIndex ${o.lastIndex}: lost`); continue; }
       const got = o.final.get(i);
       if (!got || got.key === undefined) { this.violate(inv, `acknowledged [${i}] (${e.writer}@${e.tEnd}, ${copies} intact copies) does not read back: ${got?.error ?? 'not read'}`); continue; }

@@ -166,7 +166,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     if (op.status !== 'pending') return;
     w.pending.delete(op);
     op.tEnd = world.now;
-    op.status = ok ? 'ok' : isXdbmError(e) && ['XDBM_FENCED', 'XDBM_CLOSED'].includes(e.code) ? 'fail' : 'info';
+    op.status = ok ? 'ok' : 'fail';
     if (!ok) op.error = codeOf(e);
   }
 
@@ -423,6 +423,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   for (const d of disks.values()) {
     if (d.writesWhileGone.length > 0) model.violate('5', `${d.id} was written while gone: ${d.writesWhileGone.slice(0, 3).join('; ')}`);
   }
+  for (const r of db.regressions.slice(0, 2)) model.violate('2', `metadata went backwards (lost a later change): ${r}`);
   model.checkAcks();
   for (const r of model.reads) model.checkRead(r);
 
