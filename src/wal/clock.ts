@@ -22,8 +22,8 @@ class RealClock implements Clock {
   setTimer(fn: () => void, ms: number): TimerHandle {
     const id = this.#next++;
     const t = setTimeout(() => { this.#timers.delete(id); fn(); }, Math.max(0, ms));
-    // A pending deadline must not keep an embedding process alive on its own.
-    t.unref?.();
+    // Not unref'd: an await on a deadline or on close() must keep the process alive until it settles
+    // (an open log keeps its process alive like any open handle; close() stops its timers).
     this.#timers.set(id, t);
     return { id };
   }
