@@ -1,5 +1,5 @@
 /**
- * npm run sim -- --seeds N [--from F] [--seed S] [--verbose] [--bug no-fence|missing-as-empty]
+ * npm run sim -- --seeds N [--from F] [--seed S] [--verbose] [--bug no-fence|missing-as-empty] [--no-late-cas]
  * Runs seeds F..F+N-1 (default 0..N-1) or one seed, prints each failing seed with the violated
  * invariant and the end of its trace, and a last line `sim: N seeds, V violations` (exit 1 on any).
  */
@@ -16,13 +16,14 @@ async function main(): Promise<void> {
   const n = Number(arg('--seeds') ?? 100);
   const from = Number(arg('--from') ?? 0);
   const bug = arg('--bug');
-  const opts: SimOptions = { verbose, bugs: bug === 'no-fence' ? { noFence: true } : bug === 'missing-as-empty' ? { missingAsEmpty: true } : {} };
+  const opts: SimOptions = { verbose, lateCas: !process.argv.includes('--no-late-cas'), bugs: bug === 'no-fence' ? { noFence: true } : bug === 'missing-as-empty' ? { missingAsEmpty: true } : {} };
   const seeds = one !== undefined ? [Number(one)] : Array.from({ length: n }, (_, k) => from + k);
   let violations = 0;
   let failingSeeds = 0;
   let acked = 0;
   let checked = 0;
   const byInv = new Map<string, number[]>();
+  const byTag = new Map<string, number[]>();
   const t0 = performance.now();
   for (const seed of seeds) {
     const r = await runSeed(seed, opts);
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
       if (!l.includes(seed)) l.push(seed);
       byInv.set(v.inv, l);
     }
-    console.log(`FAIL seed ${seed}: ${r.violations.length} violation(s)`);
+    console.log(`FAIL seed ${seed}: ${r.violations.length} violation(s)${r.tags.length ? ` [${r.tags.join(', ')}]` : ''}`);
+    for (const t of r.tags) { const l = byTag.get(t) ?? []; l.push(seed); byTag.set(t, l); }
     for (const v of r.violations.slice(0, 5)) console.log(`  invariant ${v.inv}: ${v.msg}`);
     if (r.violations.length > 5) console.log(`  ... ${r.violations.length - 5} more`);
     if (!verbose) {
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
     }
     console.log(`  history: /tmp/xdbm-sim-${seed}.jsonl; replay: npm run sim -- --seed ${seed} --verbose`);
   }
+  for (const [t, s] of [...byTag].sort()) console.log(`failing seeds with ${t}: ${s.slice(0, 20).join(', ')}${s.length > 20 ? ` (+${s.length - 20})` : ''}`);
   const secs = (performance.now() - t0) / 1000;
   for (const [inv, s] of [...byInv].sort()) console.log(`invariant ${inv}: seeds ${s.slice(0, 20).join(', ')}${s.length > 20 ? ` (+${s.length - 20})` : ''}`);
   console.log(`(${secs.toFixed(1)} s, ${acked} acknowledged appends, ${checked} checked against the final writer, ${failingSeeds} failing seeds)`);

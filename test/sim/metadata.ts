@@ -14,6 +14,10 @@ export class SimMetaDb {
   readonly docs = new Map<string, { json: string; version: number }>();
   #version = 0;
   down = false;
+  /** CASes applied after waiting for an outage to end (their caller may have given up on them). */
+  lateCas = 0;
+  /** Whether a CAS may apply after its caller's deadline (an etcd request that outlived its client's timeout). */
+  lateCas_allowed = true;
   /** CASes that took the document backwards (a claim or firstIndex going down, a sealed epoch coming back). */
   readonly regressions: string[] = [];
   slow = false;
@@ -34,23 +38,40 @@ export class SimMetaDb {
 
 export class SimMetadataStore implements MetadataStore {
   readonly kind = 'memory' as const;
-  constructor(readonly world: World, readonly db: SimMetaDb, readonly proc: Proc, readonly rng: Rng, readonly note: (m: string) => void) {}
+  /** `deadlineMs`: the caller's deadline for one call (a CAS applied but answered later is a late CAS). */
+  constructor(readonly world: World, readonly db: SimMetaDb, readonly proc: Proc, readonly rng: Rng, readonly note: (m: string) => void, readonly deadlineMs = Number.POSITIVE_INFINITY) {}
 
   #call<T>(what: string, apply: () => T): Promise<T> {
     const { world, rng, db } = this;
+    let late = false;
+    const t0 = world.now;
     return new Promise<T>((resolve, reject) => {
       const reach = (): void => {
         if (db.down) {
-          if (rng.chance(0.5)) {
+          if (!db.lateCas_allowed || rng.chance(0.5)) {
             world.at(rng.int(1, 300), () => reject(new XdbmError(ErrorCode.IO_ERROR, `metadata store unavailable (${what})`)), this.proc);
           } else {
+            late = true;
             db.waitUp(() => world.at(rng.int(0, 50), reach, this.proc, true));
           }
           return;
         }
+        if (!db.lateCas_allowed && world.now - t0 >= this.deadlineMs - 1) {
+          // Without late CASes, a call that reaches the store after its caller gave up is not applied.
+          world.at(0, () => reject(new XdbmError(ErrorCode.IO_ERROR, `metadata store too slow (${what})`)), this.proc);
+          return;
+        }
         let r: { ok: true; v: T } | { ok: false; e: unknown };
         try { r = { ok: true, v: apply() }; } catch (e) { r = { ok: false, e }; }
-        world.at(db.slow ? rng.int(0, 2500) : rng.int(0, 3), () => { if (r.ok) resolve(r.v); else reject(r.e); }, this.proc);
+        let back = db.slow ? rng.int(0, 2500) : rng.int(0, 3);
+        if (!db.lateCas_allowed && world.now + back - t0 >= this.deadlineMs) {
+          back = Math.max(0, this.deadlineMs - 1 - (world.now - t0));
+        }
+        if (what.startsWith('cas') && r.ok && (late || world.now + back - t0 >= this.deadlineMs)) {
+          db.lateCas++;
+          this.note(`META (the CAS above ${late ? 'waited for the outage to end' : 'answers after the caller\'s deadline'})`);
+        }
+        world.at(back, () => { if (r.ok) resolve(r.v); else reject(r.e); }, this.proc);
       };
       world.at(db.slow ? rng.int(0, 2500) : rng.int(0, 3), reach, this.proc, true);
     });

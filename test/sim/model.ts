@@ -37,6 +37,10 @@ export class Model {
   readonly notes: string[] = [];
   readonly #byKey = new Map<string, AppendOp>();
 
+  /** Intact copies of (index, payload) that no injected fault destroyed (set by the scenario). */
+  copiesOf: (index: number, key: string) => number = () => Number.POSITIVE_INFINITY;
+  ackQuorum = 2;
+
   violate(inv: string, msg: string): void { this.violations.push({ inv, msg }); }
 
   hist(e: HistoryEvent): void { this.history.record(e); }
@@ -88,6 +92,8 @@ export class Model {
       for (let k = 1; k < l.length; k++) {
         const a = l[k - 1]!;
         const b = l[k]!;
+        // An entry whose copies a fault destroyed below the quorum may be lost, and its index reused.
+        if (this.copiesOf(i, a.key) < this.ackQuorum) continue;
         if (a.key !== b.key && !this.#separated(i, Math.min(a.tInv, b.tInv), Math.max(a.tEnd, b.tEnd))) {
           this.violate('2', `index ${i} acknowledged with two payloads: ${a.writer}@${a.tEnd} ${short(a.key)} and ${b.writer}@${b.tEnd} ${short(b.key)}, no truncation between`);
         }
@@ -106,7 +112,7 @@ export class Model {
     }
     const before = this.#okAt(r.index).filter((a) => a.tEnd <= r.tInv);
     const q = before.at(-1);
-    if (q && q.key !== r.key && !this.#separated(r.index, q.tInv, r.tEnd)) {
+    if (q && q.key !== r.key && this.copiesOf(r.index, q.key) >= this.ackQuorum && !this.#separated(r.index, q.tInv, r.tEnd)) {
       this.violate('2', `${r.writer} read [${r.index}] at ${r.tEnd} = ${short(r.key)} (${src.writer}, ${src.status}), but ${q.writer} had it acknowledged at ${q.tEnd} as ${short(q.key)}`);
       return;
     }

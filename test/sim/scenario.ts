@@ -24,11 +24,15 @@ export interface SimOptions {
   /** Write the histories of failing seeds to /tmp/xdbm-sim-<seed>.jsonl (default true). */
   writeHistory?: boolean;
   maxEvents?: number;
+  /** Let a metadata CAS apply after its caller's deadline (default true). */
+  lateCas?: boolean;
 }
 
 export interface SeedResult {
   seed: number;
   violations: { inv: string; msg: string }[];
+  /** Suspicious events of the run that hint at a root cause (metadata-regression, late-cas). */
+  tags: string[];
   trace: string[];
   notes: string[];
   stats: { events: number; virtualMs: number; acked: number; checked: number; exempt: number; writers: number; reads: number };
@@ -70,6 +74,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   }
   const ids = [...disks.keys()];
   const db = new SimMetaDb();
+  db.lateCas_allowed = opts.lateCas !== false;
   const memberRng = rng.fork();
   const metaRng = rng.fork();
   const mgrRng = rng.fork();
@@ -111,11 +116,11 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     const mgr = new SimManager(world, proc, mgrRng, disks, backends, actives, ackQuorum, failoverTimeoutMs);
     const w: Writer = { n, name, proc, mgr, pending: new Set(), inflightAppends: 0 };
     writers.push(w);
-    const rec = { name, openInv: world.now } as Model['writers'][number];
+    const rec = { name, openInv: world.stamp() } as Model['writers'][number];
     model.writers.push(rec);
     world.log(`OPEN ${name} on ${actives.join(',')} (${why})`);
     model.hist({ type: 'invoke', f: 'open', process: name, timeMs: world.now });
-    const store = new SimMetadataStore(world, db, proc, metaRng, note);
+    const store = new SimMetadataStore(world, db, proc, metaRng, note, failoverTimeoutMs);
     const p = openManagedLog(mgr.asApi(), LOG, {
       memberFactory: memberFactory(proc), metadataStore: store, clock: new ProcClock(world, proc), writerId: name,
       history: logHistory, ackQuorum, writeDeadlineMs, failoverTimeoutMs, maxBatchEntries, rereplicateIntervalMs: 500,
@@ -124,7 +129,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     const r = await raceTimeout(p, 30_000);
     if (r.ok) {
       w.log = r.v;
-      rec.openOk = world.now;
+      rec.openOk = world.stamp();
       rec.recovered = r.v.lastIndex();
       lastActives = actives;
       world.log(`OPENED ${name}: [${r.v.firstIndex()}, ${r.v.lastIndex()}] on ${r.v.members().join(',')}; meta ${summarizeDb()}`);
@@ -165,7 +170,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   function settle(w: Writer, op: AppendOp | TruncOp, ok: boolean, e?: unknown): void {
     if (op.status !== 'pending') return;
     w.pending.delete(op);
-    op.tEnd = world.now;
+    op.tEnd = world.stamp();
     op.status = ok ? 'ok' : 'fail';
     if (!ok) op.error = codeOf(e);
   }
@@ -174,7 +179,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     world.crash(w.proc);
     for (const op of w.pending) {
       op.status = 'info';
-      op.tEnd = world.now;
+      op.tEnd = world.stamp();
       op.error = 'crashed';
       model.hist({ type: 'info', f: 'kind' in op ? (op.kind === 'suffix' ? 'truncate-suffix' : 'truncate-prefix') : 'append', process: w.name, timeMs: world.now, error: 'crashed' });
     }
@@ -196,7 +201,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
         if (w.inflightAppends >= 24) continue;
         const id = ++payloadSeq;
         const payload = Buffer.concat([u32(seed), u32(id), clientRng.bytes(clientRng.int(0, 24))]);
-        const op = model.invokeAppend(w.name, payload, world.now);
+        const op = model.invokeAppend(w.name, payload, world.stamp());
         w.pending.add(op);
         w.inflightAppends++;
         let p: Promise<{ index: number }>;
@@ -217,15 +222,15 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
         const hi = log.lastIndex();
         if (hi < lo) continue;
         const index = clientRng.int(lo, hi);
-        const r: ReadOp = { writer: w.name, index, tInv: world.now, tEnd: Infinity };
+        const r: ReadOp = { writer: w.name, index, tInv: world.stamp(), tEnd: Infinity };
         model.hist({ type: 'invoke', f: 'read', process: w.name, timeMs: world.now, index });
         log.read(index).then((buf) => {
-          r.tEnd = world.now;
+          r.tEnd = world.stamp();
           r.key = buf.toString('hex');
           model.reads.push(r);
           model.hist({ type: 'ok', f: 'read', process: w.name, timeMs: world.now, index, bytes: buf.length });
         }, (e) => {
-          r.tEnd = world.now;
+          r.tEnd = world.stamp();
           r.error = codeOf(e);
           model.hist({ type: 'fail', f: 'read', process: w.name, timeMs: world.now, index, error: r.error });
         });
@@ -234,7 +239,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
         const hi = log.lastIndex();
         const at = what === 'suffix' ? Math.max(lo, hi - clientRng.int(0, 6)) : Math.min(hi + 1, lo + clientRng.int(1, 12));
         if (at < 1) continue;
-        const op: TruncOp = { kind: what, writer: w.name, at, tInv: world.now, tEnd: Infinity, status: 'pending' };
+        const op: TruncOp = { kind: what, writer: w.name, at, tInv: world.stamp(), tEnd: Infinity, status: 'pending' };
         model.truncs.push(op);
         w.pending.add(op);
         const f = what === 'suffix' ? 'truncate-suffix' : 'truncate-prefix';
@@ -346,7 +351,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     }
     if (paused.length > 0 && rng.chance(0.3)) {
       const w = paused.shift()!;
-      model.writers.find((x) => x.name === w.name)!.resumedAt = world.now;
+      model.writers.find((x) => x.name === w.name)!.resumedAt = world.stamp();
       world.resume(w.proc);
     }
   }
@@ -367,7 +372,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     stopClients = true;
     healAll();
     for (const w of paused.splice(0)) {
-      model.writers.find((x) => x.name === w.name)!.resumedAt = world.now;
+      model.writers.find((x) => x.name === w.name)!.resumedAt = world.stamp();
       world.resume(w.proc);
     }
     await world.sleep(3000);
@@ -404,9 +409,9 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     const log = fin.log!;
     const final = new Map<number, { key?: string; error?: string }>();
     for (let i = log.firstIndex(); i <= log.lastIndex(); i++) {
-      const r: ReadOp = { writer: fin.name, index: i, tInv: world.now, tEnd: Infinity, final: true };
+      const r: ReadOp = { writer: fin.name, index: i, tInv: world.stamp(), tEnd: Infinity, final: true };
       const res = await raceTimeout(log.read(i), 20_000);
-      r.tEnd = world.now;
+      r.tEnd = world.stamp();
       if (res.ok) { r.key = res.v.toString('hex'); final.set(i, { key: r.key }); model.reads.push(r); }
       else { r.error = res.timedOut ? 'timeout' : codeOf(res.e); final.set(i, { error: r.error }); }
     }
@@ -423,13 +428,19 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   for (const d of disks.values()) {
     if (d.writesWhileGone.length > 0) model.violate('5', `${d.id} was written while gone: ${d.writesWhileGone.slice(0, 3).join('; ')}`);
   }
+  model.ackQuorum = ackQuorum;
+  model.copiesOf = (i, key) => [...disks.values()].filter((d) => d.everDurable.has(`${i}|${key}`) && !d.destroyed.has(`${i}|${key}`)).length;
   for (const r of db.regressions.slice(0, 2)) model.violate('2', `metadata went backwards (lost a later change): ${r}`);
   model.checkAcks();
   for (const r of model.reads) model.checkRead(r);
 
   const acked = model.appends.filter((a) => a.status === 'ok').length;
+  // Hints at known root causes (see the report): which suspicious events this run had.
+  const tags: string[] = [];
+  if (db.regressions.length > 0) tags.push('metadata-regression');
+  if (db.lateCas > 0) tags.push('late-cas');
   const result: SeedResult = {
-    seed, violations: model.violations, trace: world.trace(), notes: model.notes,
+    seed, violations: model.violations, tags, trace: world.trace(), notes: model.notes,
     stats: { events: world.events, virtualMs: world.now, acked, checked: finalInfo.checked, exempt: finalInfo.exempt, writers: writerSeq, reads: model.reads.length },
   };
   if (result.violations.length > 0 && opts.writeHistory !== false) {

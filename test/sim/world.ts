@@ -49,6 +49,10 @@ export class World {
     this.traceLimit = o.traceLimit ?? 60;
   }
 
+  #stamps = 0;
+  /** Virtual time made strictly increasing (ordering of client events within one millisecond). */
+  stamp(): number { return this.now + ++this.#stamps / 1e7; }
+
   log(msg: string): void {
     const line = `${String(this.now).padStart(7)} ${msg}`;
     if (this.verbose) console.log(line);
