@@ -1,8 +1,9 @@
 /**
- * npm run sim -- --seeds N [--from F] [--seed S] [--verbose] [--bug no-fence|missing-as-empty] [--no-late-cas]
+ * npm run sim -- --seeds N [--from F] [--seed S] [--random K] [--verbose] [--bug no-fence|missing-as-empty] [--no-late-cas]
  * Runs seeds F..F+N-1 (default 0..N-1) or one seed, prints each failing seed with the violated
  * invariant and the end of its trace, and a last line `sim: N seeds, V violations` (exit 1 on any).
  */
+import { randomInt } from 'node:crypto';
 import { runSeed, type SimOptions } from './scenario.js';
 
 function arg(name: string): string | undefined {
@@ -17,7 +18,11 @@ async function main(): Promise<void> {
   const from = Number(arg('--from') ?? 0);
   const bug = arg('--bug');
   const opts: SimOptions = { verbose, lateCas: !process.argv.includes('--no-late-cas'), bugs: bug === 'no-fence' ? { noFence: true } : bug === 'missing-as-empty' ? { missingAsEmpty: true } : {} };
-  const seeds = one !== undefined ? [Number(one)] : Array.from({ length: n }, (_, k) => from + k);
+  const random = arg('--random');
+  const seeds = one !== undefined ? [Number(one)]
+    : random !== undefined ? Array.from({ length: Number(random) }, () => randomInt(1_000_000, 2 ** 31))
+    : Array.from({ length: n }, (_, k) => from + k);
+  if (random !== undefined) console.log(`random seeds: ${seeds.join(' ')}`);
   let violations = 0;
   let failingSeeds = 0;
   let acked = 0;

@@ -202,7 +202,7 @@ export class SimMember implements MemberLog {
       world.at(d1, () => {
         let result: { ok: true; v: T } | { ok: false; e: unknown };
         if (failNow) result = { ok: false, e: failNow };
-        else if (!disk.present && !(this.env.bugs.missingAsEmpty && this.#shadow)) {
+        else if (!disk.present && !(this.env.bugs.missingAsEmpty && (this.#shadow || what === 'open'))) {
           result = { ok: false, e: err(ErrorCode.NOT_MOUNTED, `${this.endpointId} is not mounted (${what})`) };
         } else {
           try { result = { ok: true, v: land() }; } catch (e) { result = { ok: false, e }; }

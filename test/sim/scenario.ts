@@ -110,9 +110,11 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     const name = `w${n}`;
     const proc = new Proc(name);
     const present = ids.filter((id) => disks.get(id)!.present);
-    const actives = rng.chance(0.6) && lastActives.every((id) => disks.get(id)!.present)
-      ? lastActives
-      : pickN(rng, present.length >= nActive ? present : ids, nActive);
+    // Reopen on the same members, on others, or on any (the manager may not know yet that one is gone).
+    const x = rng.float();
+    const actives = x < 0.5 && lastActives.every((id) => disks.get(id)!.present) ? lastActives
+      : x < 0.8 ? pickN(rng, present.length >= nActive ? present : ids, nActive)
+      : pickN(rng, ids, nActive);
     const mgr = new SimManager(world, proc, mgrRng, disks, backends, actives, ackQuorum, failoverTimeoutMs);
     const w: Writer = { n, name, proc, mgr, pending: new Set(), inflightAppends: 0 };
     writers.push(w);
