@@ -33,7 +33,8 @@ export class SimManager {
   actives: string[];
   readonly #backends: Map<string, StorageBackend>;
   readonly #listeners = new Set<Listener>();
-  readonly #suspect = new Set<string>();
+  /** endpoint -> virtual time until which probes keep it UNHEALTHY after a data-path error. */
+  readonly #suspect = new Map<string, number>();
   readonly #replacing = new Set<string>();
 
   constructor(
@@ -52,7 +53,7 @@ export class SimManager {
   #state(id: string): HealthState {
     const d = this.disks.get(id)!;
     if (!d.present) return 'FAILED';
-    if (this.#suspect.has(id)) return 'UNHEALTHY';
+    if ((this.#suspect.get(id) ?? 0) > this.world.now) return 'UNHEALTHY';
     if (d.fault === 'eio' || d.fault === 'hang' || d.fault === 'enospc') return 'DEGRADED';
     return 'HEALTHY';
   }
@@ -68,7 +69,7 @@ export class SimManager {
   recordDataPathOp(): void { /* statistics only */ }
 
   reportDataPathError(id: string, e: unknown): void {
-    this.#suspect.add(id);
+    this.#suspect.set(id, this.world.now + this.rng.int(200, 1500));
     const code = (e as { code?: string })?.code ?? String(e);
     this.world.log(`${this.proc.name} reports ${id}: ${code}`);
     if (!this.actives.includes(id) || this.#replacing.has(id)) return;
@@ -91,6 +92,20 @@ export class SimManager {
     this.world.log(`${this.proc.name} manager: ${out} -> ${inn} (${reason})`);
     const ev = { previous, current: [...this.actives], reason };
     for (const f of [...this.#listeners]) f(ev);
+  }
+
+  /** The manager's health loop: an active that probes call FAILED or UNHEALTHY is replaced when a healthy candidate exists. */
+  start(): void {
+    const tick = (): void => {
+      for (const id of [...this.actives]) {
+        const st = this.#state(id);
+        if (st !== 'FAILED' && st !== 'UNHEALTHY') continue;
+        const pool = [...this.#backends.keys()].filter((c) => !this.actives.includes(c) && this.#state(c) === 'HEALTHY');
+        if (pool.length > 0) this.replace(id, this.rng.pick(pool), `health check: ${id} ${st}`);
+      }
+      this.world.at(this.rng.int(300, 800), tick, this.proc);
+    };
+    this.world.at(this.rng.int(300, 800), tick, this.proc);
   }
 
   /** Probes found a member fine again (faults healed). */

@@ -119,7 +119,8 @@ interface InFlight {
   copy: SimCopy;
   recs: Rec[];
   landed: boolean;
-  cancel: () => void;
+  /** Reaches the storage now (a crash: the write was in the kernel or on the wire). */
+  landNow?: () => void;
 }
 
 export interface SimEnv {
@@ -128,6 +129,10 @@ export interface SimEnv {
   bugs: MemberBugs;
   /** Records a storage-side event for the trace. */
   note: (msg: string) => void;
+  /** Whether the metadata (as stored now) names this copy on this member; collecting one is noted. */
+  named?: (member: string, c: CopyRef) => boolean;
+  /** Suspicious events (root-cause hints): 'collected-named-copy'. */
+  flag?: (tag: string) => void;
 }
 
 /** keyOf(payload) for the checker: payloads are small, hex is fine. */
@@ -182,7 +187,7 @@ export class SimMember implements MemberLog {
    * One I/O: decides its fault when issued, reaches the storage (land) after a delay, answers after
    * another. land() runs against the disk as it is at that moment and returns the result or throws.
    */
-  #io<T>(what: string, kind: 'read' | 'write' | 'meta', land: () => T, onSettled?: (ok: boolean) => unknown): Promise<T> {
+  #io<T>(what: string, kind: 'read' | 'write' | 'meta', land: () => T, onSettled?: (ok: boolean) => unknown, hooks?: { landNow?: () => void }): Promise<T> {
     if (this.#closed) return Promise.reject(err(ErrorCode.CLOSED, `sim member ${this.endpointId} closed`));
     const { world, rng } = this.env;
     const disk = this.disk;
@@ -199,7 +204,10 @@ export class SimMember implements MemberLog {
       const failNow = (f === 'eio' && rng.chance(0.6)) ? err(ErrorCode.IO_ERROR, `${this.endpointId}: ${what}: EIO`, { syscallCode: 'EIO' })
         : (f === 'enospc' && kind === 'write' && rng.chance(0.7)) ? new XdbmError(ErrorCode.NO_SPACE, `${this.endpointId}: ${what}: ENOSPC`, { syscallCode: 'ENOSPC' })
         : null;
-      world.at(d1, () => {
+      let landed = false;
+      const doLand = (): { ok: true; v: T } | { ok: false; e: unknown } | null => {
+        if (landed) return null;
+        landed = true;
         let result: { ok: true; v: T } | { ok: false; e: unknown };
         if (failNow) result = { ok: false, e: failNow };
         else if (!disk.present && !(this.env.bugs.missingAsEmpty && (this.#shadow || what === 'open'))) {
@@ -207,6 +215,12 @@ export class SimMember implements MemberLog {
         } else {
           try { result = { ok: true, v: land() }; } catch (e) { result = { ok: false, e }; }
         }
+        return result;
+      };
+      if (hooks) hooks.landNow = () => { doLand(); };
+      world.at(d1, () => {
+        const result = doLand();
+        if (!result) return;
         world.at(d2, () => {
           const override = onSettled?.(result.ok);
           if (override) reject(override);
@@ -252,7 +266,7 @@ export class SimMember implements MemberLog {
     const f = this.disk.fault;
     const lie = f === 'lostwrite' && rng.chance(0.5);
     const misdirect = f === 'misdirect' && rng.chance(0.4);
-    const op: InFlight = { kind: 'append', copy: undefined as unknown as SimCopy, recs: [], landed: false, cancel: () => undefined };
+    const op: InFlight = { kind: 'append', copy: undefined as unknown as SimCopy, recs: [], landed: false };
     const what = `append ${ck(copy)}[${records[0]!.index}..${records.at(-1)!.index}]`;
     const p = this.#io(what, 'write', () => {
       const d = this.#d;
@@ -309,7 +323,7 @@ export class SimMember implements MemberLog {
       }
       for (const r of op.recs) if (op.copy.byIndex.get(r.index) === r) this.#d.markDurable(r);
       return undefined;
-    });
+    }, op);
     this.#inflight.add(op);
     return p;
   }
@@ -322,12 +336,12 @@ export class SimMember implements MemberLog {
       for (const c of d.logs.get(this.logName)?.values() ?? []) {
         if (c.by !== epoch) continue;
         c.fenced = true;
-        // Landed but not yet durable: the fence settles them one way or the other.
-        for (let k = c.recs.length - 1; k >= 0; k--) {
-          const r = c.recs[k]!;
-          if (r.durable) break;
-          if (this.env.rng.chance(0.5)) d.markDurable(r); else c.remove(r);
-        }
+        // Landed but not yet durable: the fence settles them, in order: a prefix stays, the rest is gone.
+        let k0 = c.recs.length;
+        while (k0 > 0 && !c.recs[k0 - 1]!.durable) k0--;
+        const tail = c.recs.slice(k0);
+        const keep = this.env.rng.int(0, tail.length);
+        tail.forEach((r, k) => { if (k < keep) d.markDurable(r); else c.remove(r); });
       }
     });
   }
@@ -342,12 +356,17 @@ export class SimMember implements MemberLog {
   }
 
   async collect(keep: (c: CopyRef) => boolean, olderThanEpoch: number): Promise<void> {
+    const issued = this.env.world.now;
     await this.#io(`collect <${olderThanEpoch}`, 'write', () => {
       const cs = this.#d.logs.get(this.logName);
       if (!cs) return;
       for (const [k, c] of [...cs]) {
         if (c.by < olderThanEpoch && !keep({ epoch: c.epoch, by: c.by })) {
-          this.env.note(`${this.endpointId}: collect removed copy ${k} (${c.recs.length} records)`);
+          if (c.recs.length > 0 && this.env.named?.(this.endpointId, c)) {
+            this.env.flag?.('collected-named-copy');
+            this.env.note(`${this.endpointId}: collect removes copy ${k}, which the metadata names`);
+          }
+          this.env.note(`${this.endpointId}: collect by ${this.proc.name} (< epoch ${olderThanEpoch}, issued at ${issued}) removed copy ${k} (${c.recs.length} records)`);
           cs.delete(k);
         }
       }
@@ -362,7 +381,9 @@ export class SimMember implements MemberLog {
   #crash(): void {
     const { rng } = this.env;
     for (const op of this.#inflight) {
-      if (!op.landed) continue; // never reached the storage (its landing event dies with the process)
+      // Not landed yet: lost with the process, or it was already on its way and lands now.
+      if (!op.landed && rng.chance(0.4)) op.landNow?.();
+      if (!op.landed) continue;
       const tail = op.recs.filter((r) => !r.durable && op.copy.byIndex.get(r.index) === r);
       if (tail.length === 0) continue;
       const last = op.copy.recs.at(-1);

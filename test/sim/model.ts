@@ -104,6 +104,15 @@ export class Model {
   /** Invariant 2 on one read. */
   checkRead(r: ReadOp): void {
     if (r.key === undefined) return;
+    const n = this.violations.length;
+    this.#checkRead(r);
+    const me = this.writers.find((w) => w.name === r.writer);
+    const newer = me && this.writers.find((w) => w.openInv > me.openInv && w.openOk !== undefined && w.openOk < r.tInv);
+    if (newer) for (const v of this.violations.slice(n)) v.msg = `deposed writer (${newer.name} opened at ${newer.openOk!.toFixed(0)}): ${v.msg}`;
+  }
+
+  #checkRead(r: ReadOp): void {
+    if (r.key === undefined) return;
     const src = this.#byKey.get(r.key);
     if (!src) { this.violate('2', `${r.writer} read [${r.index}] = ${short(r.key)} at ${r.tEnd}: bytes no append ever wrote`); return; }
     if (src.status === 'ok' && src.index !== r.index) {

@@ -87,12 +87,25 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     bitflip: destructive ? rng.int(0, 3) : 0, lostwrite: destructive ? rng.int(0, 2) : 0, misdirect: destructive ? rng.int(0, 2) : 0,
     metaDown: rng.int(0, 4), metaSlow: rng.int(0, 3), crash: rng.int(0, 5), pause: rng.int(0, 4), reselect: rng.int(0, 3),
   };
-  const durationMs = rng.int(1500, 5000);
+  // Rolling losses (re-replication): members die for good one at a time, with time between the
+  // losses and no other fault that destroys or hides copies; every acknowledged entry must survive.
+  const rolling = !destructive && rng.chance(0.35);
+  if (rolling) Object.assign(profile, { gone: 0, hang: 0, metaDown: 0, metaSlow: 0, crash: Math.min(profile.crash, 1), pause: Math.min(profile.pause, 1) });
+  const lossAt = rolling ? [1500, 5500, 9500] : [];
+  const durationMs = rolling ? 12_000 : rng.int(1500, 5000);
+  const lost = new Set<string>();
   const writeDeadlineMs = rng.pick([150, 300, 600]);
   const failoverTimeoutMs = rng.pick([500, 1500, 3000]);
   const maxBatchEntries = rng.int(1, 16);
-  world.log(`seed ${seed}: ${nDisks} members, ${durationMs} ms, deadline ${writeDeadlineMs}, failover ${failoverTimeoutMs}, batch ${maxBatchEntries}, profile ${JSON.stringify(profile)}`);
+  world.log(`seed ${seed}: ${rolling ? 'rolling losses, ' : ''}${nDisks} members, ${durationMs} ms, deadline ${writeDeadlineMs}, failover ${failoverTimeoutMs}, batch ${maxBatchEntries}, profile ${JSON.stringify(profile)}`);
 
+  const flags = new Set<string>();
+  const named = (member: string, c: { epoch: number; by: number }): boolean => {
+    const m = db.snapshot(LOG);
+    const e = m?.epochs.find((x) => x.epoch === c.epoch);
+    if (!e) return false;
+    return c.by === c.epoch ? e.members.includes(member) : (e.copies ?? []).some((x) => x.member === member && x.by === c.by);
+  };
   let payloadSeq = 0;
   let writerSeq = 0;
   const writers: Writer[] = [];
@@ -102,7 +115,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   const paused: Writer[] = [];
 
   const memberFactory = (proc: Proc) => (b: StorageBackend, logName: string): MemberLog =>
-    new SimMember({ world, rng: memberRng, bugs, note }, disks.get(b.endpointId)!, proc, logName);
+    new SimMember({ world, rng: memberRng, bugs, note, named, flag: (t) => flags.add(t) }, disks.get(b.endpointId)!, proc, logName);
 
   // ---- writers ------------------------------------------------------------------------------------
   async function openWriter(why: string): Promise<Writer | undefined> {
@@ -116,6 +129,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       : x < 0.8 ? pickN(rng, present.length >= nActive ? present : ids, nActive)
       : pickN(rng, ids, nActive);
     const mgr = new SimManager(world, proc, mgrRng, disks, backends, actives, ackQuorum, failoverTimeoutMs);
+    mgr.start();
     const w: Writer = { n, name, proc, mgr, pending: new Set(), inflightAppends: 0 };
     writers.push(w);
     const rec = { name, openInv: world.stamp() } as Model['writers'][number];
@@ -138,7 +152,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       model.hist({ type: 'ok', f: 'open', process: name, timeMs: world.now, index: r.v.lastIndex() });
       return w;
     }
-    world.log(`OPEN ${name} failed: ${r.timedOut ? 'timed out' : codeOf(r.e)}`);
+    world.log(`OPEN ${name} failed: ${r.timedOut ? 'timed out' : `${codeOf(r.e)} ${r.e instanceof Error ? r.e.message.slice(0, 300) : ''}`}`);
     model.hist({ type: 'fail', f: 'open', process: name, timeMs: world.now, error: r.timedOut ? 'timeout' : codeOf(r.e) });
     world.crash(proc);
     return undefined;
@@ -274,12 +288,17 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     world.at(ms, end);
   }
   function healSome(): void {
-    const gone = [...disks.values()].filter((d) => !d.present);
+    const gone = [...disks.values()].filter((d) => !d.present && !lost.has(d.id));
     if (gone.length > 0) { const d = rng.pick(gone); d.present = true; world.log(`BACK ${d.id} (healing to make progress)`); }
     if (db.down) { db.setDown(false); world.log('META back (healing to make progress)'); }
   }
   function healAll(): void {
-    for (const d of disks.values()) { if (!d.present) world.log(`BACK ${d.id}`); d.present = true; d.fault = 'none'; }
+    for (const d of disks.values()) {
+      d.fault = 'none';
+      if (lost.has(d.id)) continue;
+      if (!d.present) world.log(`BACK ${d.id}`);
+      d.present = true;
+    }
     db.setDown(false);
     db.slow = false;
     for (const w of writers) w.mgr.clearSuspects();
@@ -365,7 +384,34 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     if (!first) { model.violate('L', 'the first writer never opened on a healthy world'); return; }
     current = first;
     void client(first);
-    while (world.now < durationMs) {
+    /** Every sealed epoch has ackQuorum holders (ensemble or re-replicated copies) on members that are there. */
+    const replicated = (): boolean => {
+      const m = db.snapshot(LOG);
+      if (!m) return true;
+      return m.epochs.every((e, k) => {
+        const next = m.epochs[k + 1];
+        if (next && next.firstIndex <= Math.max(e.firstIndex, m.firstIndex)) return true; // empty range
+        const holders = new Set([...e.members, ...(e.copies ?? []).map((c) => c.member)]);
+        return [...holders].filter((id) => disks.get(id)?.present && !lost.has(id)).length >= ackQuorum;
+      });
+    };
+    let lossesLeft = lossAt.length;
+    const losses = lossAt.map((t, k) => async (): Promise<void> => {
+      await world.sleep(Math.max(0, t - world.now));
+      // After the previous loss, wait (up to 15 s) until re-replication has restored every range.
+      for (let waited = 0; k > 0 && waited < 15_000 && !replicated(); waited += 100) await world.sleep(100);
+      if (k > 0 && !replicated()) world.log('re-replication did not restore every range within 15 s; losing the next member anyway');
+      lossesLeft--;
+      // The member holding the most records of the log (the original members first).
+      const cands = [...disks.values()].filter((d) => d.present && !lost.has(d.id)).sort((a, b) => b.recordCount() - a.recordCount());
+      const d = cands[0];
+      if (!d || cands.length <= nActive) return;
+      d.present = false;
+      lost.add(d.id);
+      world.log(`LOST ${d.id} for good (${d.recordCount()} records; rolling losses)`);
+    });
+    void (async () => { for (const f of losses) await f(); })();
+    while (world.now < durationMs || (lossesLeft > 0 && world.now < 60_000)) {
       await world.sleep(rng.int(20, 300));
       await faultStep();
     }
@@ -383,15 +429,22 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     // Invariant 6: metadata deleted while members hold data.
     if (rng.chance(0.2) && db.docs.has(LOG) && [...disks.values()].some((d) => d.logs.get(LOG)?.size)) {
       const saved = db.docs.get(LOG)!;
-      db.docs.delete(LOG);
+      // Missing, or unreadable: a document of an older format, or one naming no epoch.
+      const how = rng.pick(['deleted', 'old format', 'no epochs'] as const);
+      if (how === 'deleted') db.docs.delete(LOG);
+      else {
+        const m = JSON.parse(saved.json) as { format?: number; epochs: unknown[] };
+        if (how === 'old format') delete m.format; else m.epochs = [];
+        db.docs.set(LOG, { json: JSON.stringify(m), version: db.nextVersion() });
+      }
       const before = [...disks.values()].map((d) => `${d.id}:${d.recordCount()}:${d.logs.get(LOG)?.size ?? 0}`).join(' ');
-      world.log('META document deleted (invariant 6)');
-      const w6 = await openWriter('metadata deleted');
+      world.log(`META document ${how} (invariant 6)`);
+      const w6 = await openWriter(`metadata ${how}`);
       if (w6) {
-        model.violate('6', `open with the metadata deleted succeeded (log [${w6.log!.firstIndex()}, ${w6.log!.lastIndex()}]) while members hold data`);
+        model.violate('6', `open with the metadata ${how} succeeded (log [${w6.log!.firstIndex()}, ${w6.log!.lastIndex()}]) while members hold data`);
       } else {
         const last = logHistory.events.filter((e) => e.f === 'open' && e.process === `w${writerSeq}`).at(-1);
-        if (last?.error !== 'XDBM_LOG_CORRUPT') model.violate('6', `open with the metadata deleted failed with ${last?.error ?? '?'}, not XDBM_LOG_CORRUPT`);
+        if (last?.error !== 'XDBM_LOG_CORRUPT') model.violate('6', `open with the metadata ${how} failed with ${last?.error ?? '?'}, not XDBM_LOG_CORRUPT`);
       }
       for (const w of writers) if (w.proc.alive) crashWriter(w);
       const after = [...disks.values()].map((d) => `${d.id}:${d.recordCount()}:${d.logs.get(LOG)?.size ?? 0}`).join(' ');
@@ -437,10 +490,30 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   for (const r of model.reads) model.checkRead(r);
 
   const acked = model.appends.filter((a) => a.status === 'ok').length;
+  if (opts.verbose) {
+    for (const d of disks.values()) {
+      for (const [k, c] of d.logs.get(LOG) ?? []) {
+        const runs: string[] = [];
+        let a = -1; let b = -1;
+        for (const r of c.recs) {
+          const mark = r.intact ? '' : '!';
+          if (r.intact && r.index === b + 1 && a >= 0) { b = r.index; continue; }
+          if (a >= 0) runs.push(a === b ? `${a}` : `${a}-${b}`);
+          if (!r.intact) { runs.push(`${mark}${r.index}`); a = -1; b = -1; continue; }
+          a = r.index; b = r.index;
+        }
+        if (a >= 0) runs.push(a === b ? `${a}` : `${a}-${b}`);
+        console.log(`  disk ${d.id}${d.present ? '' : ' (gone)'} copy ${k}${c.fenced ? ' fenced' : ''}: ${runs.join(',')}`);
+      }
+    }
+  }
   // Hints at known root causes (see the report): which suspicious events this run had.
   const tags: string[] = [];
   if (db.regressions.length > 0) tags.push('metadata-regression');
   if (db.lateCas > 0) tags.push('late-cas');
+  if (rolling) tags.push('rolling-losses');
+  tags.push(...flags);
+  if (model.violations.some((v) => v.msg.startsWith('deposed writer'))) tags.push('stale-read-by-deposed-writer');
   const result: SeedResult = {
     seed, violations: model.violations, tags, trace: world.trace(), notes: model.notes,
     stats: { events: world.events, virtualMs: world.now, acked, checked: finalInfo.checked, exempt: finalInfo.exempt, writers: writerSeq, reads: model.reads.length },
