@@ -90,10 +90,15 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   // Rolling losses (re-replication): members die for good one at a time, with time between the
   // losses and no other fault that destroys or hides copies; every acknowledged entry must survive.
   const rolling = !destructive && rng.chance(0.35);
-  if (rolling) Object.assign(profile, { gone: 0, hang: 0, metaDown: 0, metaSlow: 0, crash: Math.min(profile.crash, 1), pause: Math.min(profile.pause, 1) });
+  // Calm otherwise: no writer churn (a new writer restarts re-replication), no hidden copies.
+  if (rolling) Object.assign(profile, { gone: 0, hang: 0, metaDown: 0, metaSlow: 0, crash: 0, pause: 0 });
   const lossAt = rolling ? [1500, 5500, 9500] : [];
   const durationMs = rolling ? 12_000 : rng.int(1500, 5000);
   const lost = new Set<string>();
+  // Client mix: truncations are rare in rolling seeds (each suffix truncation is an epoch to re-replicate).
+  const clientMix = rolling
+    ? { append: 86, read: 10, suffix: 0.05, prefix: 0.3, idle: 4 }
+    : { append: 82, read: 10, suffix: rng.pick([0, 0.5, 2]), prefix: rng.pick([0, 0.5, 2]), idle: 4 };
   const writeDeadlineMs = rng.pick([150, 300, 600]);
   const failoverTimeoutMs = rng.pick([500, 1500, 3000]);
   const maxBatchEntries = rng.int(1, 16);
@@ -192,6 +197,10 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   }
 
   function crashWriter(w: Writer): void {
+    if (w.log && w.proc.alive) {
+      const st = w.log.stats();
+      world.log(`${w.name} at crash: phase ${st.phase}, epoch ${st.epoch}, under-replicated ${st.underReplicatedEntries}, re-replicated ${st.rereplicatedEntries}`);
+    }
     world.crash(w.proc);
     for (const op of w.pending) {
       op.status = 'info';
@@ -212,7 +221,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       if (stopClients || !w.proc.alive) return;
       const phase = log.stats().phase;
       if (phase === 'fenced' || phase === 'closed') { world.log(`${w.name} client stops: log ${phase}`); return; }
-      const what = clientRng.weighted({ append: 82, read: 10, suffix: 2, prefix: 2, idle: 4 });
+      const what = clientRng.weighted(clientMix);
       if (what === 'append') {
         if (w.inflightAppends >= 24) continue;
         const id = ++payloadSeq;
