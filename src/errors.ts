@@ -50,6 +50,8 @@ export const ErrorCode = {
   CAS_CONFLICT: 'XDBM_CAS_CONFLICT',
   ENTRY_NOT_FOUND: 'XDBM_ENTRY_NOT_FOUND',
   LOG_CORRUPT: 'XDBM_LOG_CORRUPT',
+  /** A change (node removal, reload) would leave acknowledged log entries with fewer than ackQuorum copies. */
+  DATA_AT_RISK: 'XDBM_DATA_AT_RISK',
   // admin surface
   DAEMON_UNREACHABLE: 'XDBM_DAEMON_UNREACHABLE',
   UNAUTHORIZED: 'XDBM_UNAUTHORIZED',

@@ -4,6 +4,8 @@
  */
 import type { StorageBackend } from './backends/backend.js';
 import type { ManagerConfig, NodeConfig } from './config/types.js';
+import type { RemovalOptions } from './wal/log-registry.js';
+import type { LogReplicationView } from './wal/replication-status.js';
 import type { ActiveBackendInfo, BackendType, EndpointMetrics, HealthState } from './types.js';
 
 export interface CandidateStatus {
@@ -100,11 +102,14 @@ export interface BackendManagerApi {
   getBackendStatus(endpointId: string): BackendStatus;
   getStats(): ManagerStats;
   /** Validates whole, then applies as a diff. Rejects with XDBM_CONFIG_INVALID and keeps the old one. */
-  reloadConfig(source?: string | ManagerConfig): Promise<ReloadResult>;
+  reloadConfig(source?: string | ManagerConfig, opts?: RemovalOptions): Promise<ReloadResult>;
   saveConfig(path: string): Promise<void>;
   addCandidateNode(node: NodeConfig): Promise<void>;
-  removeCandidateNode(nodeId: string): Promise<void>;
-  updateNodeConfig(nodeId: string, node: NodeConfig): Promise<void>;
+  /** Refused with XDBM_DATA_AT_RISK when it would leave log entries with fewer than ackQuorum copies (see RemovalOptions). */
+  removeCandidateNode(nodeId: string, opts?: RemovalOptions): Promise<void>;
+  updateNodeConfig(nodeId: string, node: NodeConfig, opts?: RemovalOptions): Promise<void>;
+  /** Replication of every log in the metadata store: under-replicated ranges by epoch. */
+  logReplication(): Promise<LogReplicationView[]>;
   forceBackendSwitch(oldId: string, newId?: string): Promise<FailoverRecord>;
   setBackendWeight(endpointId: string, weight: number): void;
   triggerReselection(reason: string): Promise<ActiveChangedEvent | null>;

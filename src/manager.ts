@@ -4,6 +4,8 @@
  * runs through the failover queue, one at a time.
  */
 import type { ManagedLog, ManagedLogOptions } from './wal/log-types.js';
+import { LogRegistry, type RemovalOptions } from './wal/log-registry.js';
+import type { LogReplicationView } from './wal/replication-status.js';
 import { EventEmitter } from 'node:events';
 import { rename, writeFile } from 'node:fs/promises';
 import type { StorageBackend } from './backends/backend.js';
@@ -54,6 +56,8 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
   readonly #failover: FailoverManager;
   readonly #ops = new OperationStats();
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  /** Logs open in this process and the rules that protect their copies from config changes. */
+  readonly #logs = new LogRegistry({ config: () => this.#config, candidates: () => this.getCandidates() });
 
   constructor(config: ManagerConfig, opts: ManagerOptions = {}) {
     super();
@@ -116,6 +120,7 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
     await this.#failover.close().catch(() => undefined);
     await this.#runner?.close().catch(() => undefined);
     await Promise.allSettled([...this.#entries.values()].map((e) => e.backend?.close()));
+    await this.#logs.close();
   }
 
   async #addEntry(node: NodeConfig, endpoint: NodeConfig['endpoints'][number]): Promise<void> {
@@ -340,15 +345,22 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
 
   async openLog(name: string, opts?: ManagedLogOptions): Promise<ManagedLog> {
     const { openManagedLog } = await import('./wal/log.js');
-    return openManagedLog(this, name, opts);
+    const log = await openManagedLog(this, name, opts);
+    this.#logs.add(log);
+    return log;
+  }
+
+  /** Replication of every log in the metadata store (under-replicated ranges by epoch). */
+  logReplication(): Promise<LogReplicationView[]> {
+    return this.#logs.replication();
   }
 
   // ---- configuration ---------------------------------------------------------------------------
 
-  async reloadConfig(source?: string | ManagerConfig): Promise<ReloadResult> {
+  async reloadConfig(source?: string | ManagerConfig, opts: RemovalOptions = {}): Promise<ReloadResult> {
     const src = source ?? this.#config.sourcePath;
     if (src === undefined) throw new XdbmError(ErrorCode.CONFIG_INVALID, 'no configuration file to reload from');
-    return this.#applyConfig(await resolveConfig(src));
+    return this.#applyConfig(await resolveConfig(src), opts, 'reload');
   }
 
   async saveConfig(path: string): Promise<void> {
@@ -362,25 +374,30 @@ export class BackendManager extends EventEmitter implements BackendManagerApi {
   }
 
   async addCandidateNode(node: NodeConfig): Promise<void> {
-    await this.#applyConfig(validateNodeAgainst(this.#config, node));
+    await this.#applyConfig(validateNodeAgainst(this.#config, node), {}, `adding node ${node.nodeId}`);
   }
 
-  async removeCandidateNode(nodeId: string): Promise<void> {
-    if (!this.#config.candidateNodes.some((n) => n.nodeId === nodeId)) {
-      throw new XdbmError(ErrorCode.UNKNOWN_NODE, `no candidate node '${nodeId}'`);
-    }
+  async removeCandidateNode(nodeId: string, opts: RemovalOptions = {}): Promise<void> {
+    const node = this.#config.candidateNodes.find((n) => n.nodeId === nodeId);
+    if (!node) throw new XdbmError(ErrorCode.UNKNOWN_NODE, `no candidate node '${nodeId}'`);
+    // A drain takes the node's endpoints out of selection and out of the copies that count, so the
+    // logs re-replicate what only they hold; the removal itself then passes the check below.
+    if (opts.drain && !opts.force) for (const e of node.endpoints) this.setBackendWeight(e.endpointId, 0);
     const next = validateManagerConfig({ ...this.#config, candidateNodes: this.#config.candidateNodes.filter((n) => n.nodeId !== nodeId) });
-    await this.#applyConfig(next);
+    await this.#applyConfig(next, opts, `removing node ${nodeId}`);
   }
 
-  async updateNodeConfig(nodeId: string, node: NodeConfig): Promise<void> {
-    await this.#applyConfig(validateNodeAgainst(this.#config, node, { replacing: nodeId }));
+  async updateNodeConfig(nodeId: string, node: NodeConfig, opts: RemovalOptions = {}): Promise<void> {
+    await this.#applyConfig(validateNodeAgainst(this.#config, node, { replacing: nodeId }), opts, `updating node ${nodeId}`);
   }
 
   /** Applies a validated config as a diff: untouched backends keep their state and metrics. */
-  async #applyConfig(next: ManagerConfig): Promise<ReloadResult> {
+  async #applyConfig(next: ManagerConfig, opts: RemovalOptions = {}, what = 'the configuration change'): Promise<ReloadResult> {
     if (next.sourcePath === undefined && this.#config.sourcePath !== undefined) next.sourcePath = this.#config.sourcePath;
     const d = diffConfig(this.#config, next);
+    // Endpoints that go (or move: rebuilt) take their log copies with them: refuse if that leaves
+    // acknowledged entries with fewer than ackQuorum counting copies (XDBM_DATA_AT_RISK).
+    await this.#logs.checkRemoval([...d.removed, ...d.rebuilt], what, opts);
     const result = { added: d.added.concat(d.rebuilt), removed: d.removed.concat(d.rebuilt), changed: d.changed };
     if (this.#state === 'new') {
       this.#config = next; // nothing built yet: start() builds from this config

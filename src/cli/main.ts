@@ -13,6 +13,7 @@ import { register as candidates } from './commands/candidates.js';
 import { EXIT_BAD_INPUT } from './commands/common.js';
 import { register as daemon } from './commands/daemon.js';
 import { register as failover } from './commands/failover.js';
+import { register as logs } from './commands/logs.js';
 import { register as metrics } from './commands/metrics.js';
 import { register as nodes } from './commands/nodes.js';
 import { register as nvme } from './commands/nvme.js';
@@ -32,7 +33,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 bad input (fix the command or file), 3 daemon unreachable (start it: `xdbm daemon --config FILE` or `npm start`).');
   // validate (CONFIG) and probe (PROBES) work offline, without the daemon.
-  for (const reg of [daemon, candidates, active, failover, reload, weight, reselect, status, stats, alerts, metrics, nodes, validate, probe, nvme]) reg(program);
+  for (const reg of [daemon, candidates, active, failover, reload, weight, reselect, status, stats, alerts, metrics, logs, nodes, validate, probe, nvme]) reg(program);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();

@@ -114,7 +114,8 @@ export class AdminClient {
   stats() { return this.call('stats', {}); }
   alerts() { return this.call('alerts', {}); }
   nodesAdd(yamlText: string, sourceName?: string) { return this.call('nodesAdd', { yamlText, sourceName }); }
-  nodesRemove(nodeId: string) { return this.call('nodesRemove', { nodeId }); }
+  nodesRemove(nodeId: string, opts: { drain?: boolean; force?: boolean } = {}) { return this.call('nodesRemove', { nodeId, ...opts }); }
+  logs() { return this.call('logs', {}); }
   validate(yamlText: string, sourceName?: string) { return this.call('validate', { yamlText, sourceName }); }
   metrics() { return this.call('metrics', {}); }
 }

@@ -4,6 +4,7 @@
  *   response {"id": 1, "result": ...}  or  {"id": 1, "error": {"code": "XDBM_...", "message": "...", "details": {...}}}
  * One request per line; a connection may carry many; responses come back in request order.
  */
+import type { LogReplicationView } from '../wal/replication-status.js';
 import type { AlertRuleState } from '../alerts/evaluator.js';
 import type { MonitoringMetrics } from '../alerts/monitoring.js';
 import type {
@@ -34,6 +35,8 @@ export interface StatsView {
   pid: number;
   /** Most recent failovers, newest last. */
   recentFailovers: FailoverRecord[];
+  /** Replication of every log in the metadata store, as of the last refresh (a few seconds old at most). */
+  wal?: LogReplicationView[];
 }
 
 export interface AlertsView {
@@ -60,7 +63,8 @@ export interface AdminMethods {
   stats: { params: Record<string, never>; result: StatsView };
   alerts: { params: Record<string, never>; result: AlertsView };
   nodesAdd: { params: { yamlText?: string; sourceName?: string; node?: unknown }; result: { nodeId: string; endpoints: string[] } };
-  nodesRemove: { params: { nodeId: string }; result: { nodeId: string } };
+  nodesRemove: { params: { nodeId: string; drain?: boolean; force?: boolean }; result: { nodeId: string; drained: boolean; forced: boolean } };
+  logs: { params: Record<string, never>; result: LogReplicationView[] };
   validate: { params: { yamlText: string; sourceName?: string }; result: ValidateView };
   metrics: { params: Record<string, never>; result: { contentType: string; text: string } };
 }
@@ -68,7 +72,7 @@ export interface AdminMethods {
 export type AdminMethod = keyof AdminMethods;
 export const ADMIN_METHODS: readonly AdminMethod[] = [
   'candidates', 'active', 'failover', 'reload', 'weight', 'reselect', 'status', 'stats', 'alerts',
-  'nodesAdd', 'nodesRemove', 'validate', 'metrics',
+  'nodesAdd', 'nodesRemove', 'validate', 'metrics', 'logs',
 ];
 
 export interface AdminRequest {

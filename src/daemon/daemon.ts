@@ -10,6 +10,7 @@ import type { ManagerConfig } from '../config/types.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
 import type { BackendManagerApi, BackendStatus } from '../manager-api.js';
 import { XdbmPromMetrics } from '../prom/registry.js';
+import type { LogReplicationView } from '../wal/replication-status.js';
 import { AdminServer } from './admin-server.js';
 import { defaultConfigPath, issuesOf, loadWhole, parseNode, parseWhole } from './config-source.js';
 import { activeView, makeDispatch, type DaemonContext } from './handlers.js';
@@ -39,6 +40,10 @@ export interface DaemonOptions {
 }
 
 export const DEFAULT_HTTP = '127.0.0.1:9464';
+/** How often the daemon reads the logs' metadata for under-replicated ranges. */
+const WAL_REFRESH_MS = 5000;
+/** Under-replicated this long fires WalUnderReplicated (re-replication of a lost member is minutes at most). */
+const WAL_ALERT_AFTER_MS = 60_000;
 
 const MUTATING = new Set(['failover', 'reload', 'weight', 'reselect', 'nodesAdd', 'nodesRemove']);
 
@@ -66,6 +71,13 @@ export class XdbmDaemon {
   #evaluator = new AlertEvaluator();
   #sampler = new MonitoringSampler();
   #monitoring?: MonitoringMetrics;
+  /** Replication of the logs in the metadata store, refreshed every WAL_REFRESH_MS by the tick. */
+  #wal: LogReplicationView[] = [];
+  #walRefreshing = false;
+  #walRefreshedAtMs = 0;
+  /** Since when some log has under-replicated entries (0: none), and whether its alert fired. */
+  #walUnderSinceMs = 0;
+  #walAlertFiring = false;
   #admin?: AdminServer;
   #http?: OpsHttpServer;
   #reload?: ReloadController;
@@ -243,12 +255,43 @@ export class XdbmDaemon {
       this.#monitoring = this.#sampler.sample(stats, now);
       const transitions = this.#evaluator.tick(now, metricValues(this.#monitoring));
       for (const t of transitions) this.#logAlert(t);
+      if (now - this.#walRefreshedAtMs >= WAL_REFRESH_MS) this.#refreshWal(now);
       const backends = this.#backends();
       this.history.sampleLatency(backends, now);
       this.prom.update({ monitoring: this.#monitoring, stats, backends, alerts: this.#evaluator.states() });
     } catch (e) {
       this.log.error({ err: e }, 'periodic tick failed');
     }
+  }
+
+  /**
+   * Reads the logs' metadata (async, one refresh at a time) and drives the built-in
+   * WalUnderReplicated alert: firing once some log stayed under-replicated for WAL_ALERT_AFTER_MS
+   * (re-replication normally finishes well within it), resolved when every log is back to ackQuorum.
+   */
+  #refreshWal(now: number): void {
+    if (this.#walRefreshing || !this.#manager) return;
+    this.#walRefreshing = true;
+    this.#walRefreshedAtMs = now;
+    void this.#manager.logReplication().then((views) => {
+      this.#wal = views;
+      this.prom.updateWal(views);
+      const under = views.reduce((n, v) => n + v.underReplicatedEntries, 0);
+      const t = Date.now();
+      if (under > 0 && this.#walUnderSinceMs === 0) this.#walUnderSinceMs = t;
+      if (under === 0) this.#walUnderSinceMs = 0;
+      const firing = under > 0 && t - this.#walUnderSinceMs >= WAL_ALERT_AFTER_MS;
+      if (firing !== this.#walAlertFiring) {
+        this.#walAlertFiring = firing;
+        const values: Record<string, number> = { wal_under_replicated_entries: under };
+        for (const v of views) if (v.underReplicatedEntries > 0) values[`wal_under_replicated_entries{log=${v.log}}`] = v.underReplicatedEntries;
+        this.#logAlert({
+          kind: firing ? 'firing' : 'resolved', ruleName: 'WalUnderReplicated', severity: 'critical',
+          condition: `wal_under_replicated_entries > 0 for ${WAL_ALERT_AFTER_MS / 1000} s`, values, atMs: t,
+        });
+      }
+    }, (e: unknown) => this.log.warn({ err: e }, 'reading the logs\' replication from the metadata store failed'))
+      .finally(() => { this.#walRefreshing = false; });
   }
 
   #logAlert(t: AlertTransition): void {
@@ -277,6 +320,7 @@ export class XdbmDaemon {
       configPath: this.#reload?.file ?? null,
       pid: process.pid,
       recentFailovers: this.history.recentFailovers(),
+      wal: this.#wal,
     };
   }
 
@@ -292,6 +336,7 @@ export class XdbmDaemon {
       stats: this.statsView(),
       alerts: this.alertsView(),
       latency: this.history.latency(),
+      wal: this.#wal,
       timeline: this.history.timeline(),
     };
   }

@@ -85,9 +85,12 @@ export function makeDispatch(ctx: DaemonContext): (method: string, params: Recor
     },
     nodesRemove: async (p) => {
       const nodeId = str(p, 'nodeId', 'the node id');
-      await ctx.manager().removeCandidateNode(nodeId);
-      return { nodeId };
+      const drain = p.drain === true;
+      const force = p.force === true;
+      await ctx.manager().removeCandidateNode(nodeId, { drain, force });
+      return { nodeId, drained: drain, forced: force };
     },
+    logs: () => ctx.manager().logReplication(),
     validate: (p) => {
       const text = p.yamlText;
       if (typeof text !== 'string') throw new XdbmError(ErrorCode.INVALID_ARGUMENT, 'validate needs "yamlText" (the config file text)');

@@ -205,8 +205,26 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
   }
 
+  // One line per log: fully replicated, or how many entries lack ack_quorum healthy copies and where.
+  function renderWal(st) {
+    var ul = $('wal');
+    clear(ul);
+    var logs = st.wal || [];
+    if (!logs.length) { ul.appendChild(el('li', 'none', 'no logs')); return; }
+    logs.forEach(function (v) {
+      var li = el('li', v.error ? 'critical' : v.underReplicatedEntries > 0 ? 'warning' : 'none');
+      li.setAttribute('data-log', v.log);
+      li.textContent = v.error ? v.log + ': ' + v.error.code + ' ' + v.error.message
+        : v.log + ': ' + (v.underReplicatedEntries > 0 ? v.underReplicatedEntries + ' entries under-replicated (' +
+          v.ranges.map(function (r) { return r.fromIndex + '-' + r.toIndex + ' on ' + (r.healthy.join(', ') || 'none'); }).join('; ') + ')'
+          : 'fully replicated, ' + v.epochs + ' epoch(s) from index ' + v.firstIndex);
+      ul.appendChild(li);
+    });
+  }
+
   function render(st) {
     renderAlerts(st);
+    renderWal(st);
     renderActive(st);
     renderCandidates(st);
     renderChart(st);

@@ -46,6 +46,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div id="candidates" data-testid="candidates" class="nodes"></div>
   </section>
   <section class="wide">
+    <h2>Write-ahead logs</h2>
+    <ul id="wal" data-testid="wal" class="alerts"><li class="none">no logs</li></ul>
+  </section>
+  <section class="wide">
     <h2>Failover timeline</h2>
     <ol id="timeline" data-testid="timeline" class="timeline"><li class="none">no failovers yet</li></ol>
   </section>

@@ -41,6 +41,7 @@ export class XdbmPromMetrics {
   #backend: Record<string, client.Gauge<(typeof BACKEND_LABELS)[number]>> = {};
   #latencyHist: client.Histogram<(typeof BACKEND_LABELS)[number]>;
   #alertFiring: client.Gauge<'rule' | 'severity'>;
+  #walUnder: client.Gauge<'log'>;
   #healthSummary: client.Gauge<'state'>;
   #lastObserved = new Map<string, number>();
   #histLabels = new Map<string, { endpoint_id: string; node_id: string; type: string }>();
@@ -99,7 +100,19 @@ export class XdbmPromMetrics {
       labelNames: ['rule', 'severity'],
       registers: [reg],
     });
+    this.#walUnder = new client.Gauge({
+      name: 'xdbm_wal_under_replicated_entries',
+      help: 'Acknowledged entries of a log with fewer than ack_quorum copies on reachable, healthy backends (re-replication brings it back to 0)',
+      labelNames: ['log'],
+      registers: [reg],
+    });
     if (opts.processMetrics) client.collectDefaultMetrics({ register: reg, prefix: 'xdbm_process_' });
+  }
+
+  /** Per-log under-replicated entries (from the metadata store; refreshed apart from update()). */
+  updateWal(views: readonly { log: string; underReplicatedEntries: number }[]): void {
+    this.#walUnder.reset();
+    for (const v of views) this.#walUnder.set({ log: v.log }, v.underReplicatedEntries);
   }
 
   update(s: PromSnapshot): void {

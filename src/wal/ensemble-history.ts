@@ -89,7 +89,8 @@ export function withNewEpoch(meta: LogMetadata, firstIndex: number, members: str
 /** A claim: the writer takes the next epoch number (fencing every earlier writer's metadata changes). */
 export function withClaim(meta: LogMetadata, writerId: string): { meta: LogMetadata; epoch: number } {
   const epoch = claimedEpoch(meta) + 1;
-  return { meta: { ...meta, format: METADATA_FORMAT, claimedEpoch: epoch, writerId }, epoch };
+  const { closedAt: _closed, ...rest } = meta;
+  return { meta: { ...rest, format: METADATA_FORMAT, claimedEpoch: epoch, writerId }, epoch };
 }
 
 /** History after truncatePrefix(beforeIndex): epochs wholly below it are dropped. */

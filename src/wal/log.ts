@@ -38,13 +38,14 @@ import type { BackendManagerApi } from '../manager-api.js';
 import { realClock, sleep, type Clock } from './clock.js';
 import { claimedEpoch, lastEpoch, withNewEpoch, withPrefixTruncated } from './ensemble-history.js';
 import { payloadDigest, type HistorySink } from './history.js';
-import { withDeadline, withMemberDeadline } from './io-deadline.js';
+import { withMemberDeadline } from './io-deadline.js';
 import { LogReader } from './log-reader.js';
 import type { EnsembleChange, LogPhase, LogStats, ManagedLog, ManagedLogOptions } from './log-types.js';
 import { defaultMemberFactory } from './member-factory.js';
 import { chooseEnsemble, MemberPool, type Member } from './members.js';
 import { createMetadataStore } from './metadata/index.js';
 import type { LogMetadata, MetadataStore } from './metadata/types.js';
+import { MetadataWriter } from './metadata-writer.js';
 import { recoverLog } from './recovery.js';
 import { Rereplicator } from './rereplication.js';
 
@@ -97,8 +98,8 @@ export class ReplicatedLog implements ManagedLog {
   readonly #rereplicator: Rereplicator;
   #store?: MetadataStore;
   #phase: LogPhase = 'opening';
-  #meta!: LogMetadata;
-  #version = 0;
+  /** Set by open(): every metadata change of this writer goes through it. */
+  #mw!: MetadataWriter;
   /** The current epoch (K): members write copy {K, K}. */
   #epoch = 0;
   #members: Member[] = [];
@@ -142,16 +143,16 @@ export class ReplicatedLog implements ManagedLog {
     this.#pool = new MemberPool({ name, manager, factory, deadlineMs: this.#deadlineMs, clock: this.#clock });
     this.#reader = new LogReader({
       name, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, stats: this.#stats,
-      meta: () => this.#meta, members: () => this.#members, lastIndex: () => this.#lastAcked,
+      meta: () => this.#mw.meta, members: () => this.#members, lastIndex: () => this.#lastAcked,
       inMemory: (i) => this.#pending.find((p) => p.index === i && p.acked)?.payload,
     });
     this.#rereplicator = new Rereplicator({
       name, manager, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, reader: this.#reader, stats: this.#stats,
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
-      meta: () => this.#meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
+      meta: () => this.#mw.meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
       usable: () => this.#phase === 'writing' && !this.#recording,
-      record: (next) => this.#exclusive(async () => {
-        try { await this.#record(next); } finally { this.#progress(); }
+      record: (build) => this.#exclusive(async () => {
+        try { await this.#commit(build); } finally { this.#progress(); }
       }),
     });
     this.#onActiveChanged = (e) => {
@@ -188,8 +189,10 @@ export class ReplicatedLog implements ManagedLog {
         deadlineMs: this.#deadlineMs, failoverTimeoutMs: this.#failoverMs, maxBatchEntries: this.#maxBatchEntries, clock: this.#clock,
         nextChange: this.#nextChange,
       });
-      this.#meta = r.meta;
-      this.#version = r.version;
+      this.#mw = new MetadataWriter({
+        name: this.name, store: this.#store, clock: this.#clock, deadlineMs: this.#deadlineMs, meta: r.meta, version: r.version,
+        isClosed: () => this.#phase === 'closed', onFenced: (e) => this.#fence(e), onSlow: (ms, cause) => this.#onMetadataSlow(ms, cause),
+      });
       this.#epoch = r.epoch;
       this.#stats.epoch = r.epoch;
       this.#members = r.members;
@@ -214,13 +217,16 @@ export class ReplicatedLog implements ManagedLog {
   // ---- public surface --------------------------------------------------------------------------
 
   lastIndex(): number { return this.#lastAcked; }
-  firstIndex(): number { return this.#meta.firstIndex; }
+  firstIndex(): number { return this.#mw.meta.firstIndex; }
   members(): string[] { return this.#members.map((m) => m.id); }
   stats(): LogStats {
     return { ...this.#stats, ensembleChanges: [...this.#stats.ensembleChanges], dataPathErrors: [...this.#stats.dataPathErrors] };
   }
+  /** Runs a re-replication pass now (a drain waits for it). */
+  rereplicateNow(): void { this.#rereplicator.kick(); }
+
   /** The metadata as this writer last recorded it (operations, tests). */
-  metadata(): LogMetadata { return this.#meta; }
+  metadata(): LogMetadata { return this.#mw.meta; }
 
   append(payload: Uint8Array): Promise<{ index: number }> {
     const bad = this.#unusable();
@@ -251,8 +257,8 @@ export class ReplicatedLog implements ManagedLog {
   async read(index: number): Promise<Buffer> {
     const bad = this.#phase === 'closed' ? new XdbmError(ErrorCode.CLOSED, `log ${this.name} is closed`) : null;
     if (bad) throw bad;
-    if (!Number.isSafeInteger(index) || index < this.#meta.firstIndex || index > this.#lastAcked) {
-      throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
+    if (!Number.isSafeInteger(index) || index < this.#mw.meta.firstIndex || index > this.#lastAcked) {
+      throw new XdbmError(ErrorCode.ENTRY_NOT_FOUND, `index ${index} is outside [${this.#mw.meta.firstIndex}, ${this.#lastAcked}] of ${this.name}`, { details: { index } });
     }
     const t0 = this.#clock.nowMs();
     this.#history?.record({ type: 'invoke', f: 'read', process: this.#writerId, timeMs: t0, index });
@@ -401,7 +407,7 @@ export class ReplicatedLog implements ManagedLog {
     const same = !this.#needsNewEpoch && failed.size === 0 && this.#members.length === active.length && this.#members.every((m) => active.includes(m.id));
     if (same) return;
     this.#to('changing');
-    const K = claimedEpoch(this.#meta) + 1;
+    const K = claimedEpoch(this.#mw.meta) + 1;
     let next: Member[];
     try {
       next = await chooseEnsemble({
@@ -417,8 +423,7 @@ export class ReplicatedLog implements ManagedLog {
     // A member that failed while we waited is not taken.
     next = next.filter((n) => !this.#members.some((m) => m.id === n.id && m.failed));
     if (next.length < this.#ackQuorum) { this.#scheduleChange('members failed during the change'); return; }
-    const F = this.#lastAcked + 1;
-    await this.#switchTo(next, K, F, 'ensemble');
+    await this.#switchTo(next, K, null, 'ensemble');
   }
 
   /**
@@ -426,18 +431,35 @@ export class ReplicatedLog implements ManagedLog {
    * epoch that holds F-1 on its members that have all of it (an acknowledged index is on ackQuorum
    * members, and members write in order, so at least ackQuorum do), then re-sends what is pending.
    */
-  async #switchTo(next: Member[], K: number, F: number, kind: 'ensemble' | 'truncate', beforeResume?: () => void): Promise<void> {
-    const cur = lastEpoch(this.#meta);
-    let base = this.#meta;
-    if (cur.firstIndex <= F - 1 && cur.epoch === this.#epoch) {
-      const complete = this.#members.filter((m) => m.durableUpTo >= F - 1).map((m) => m.id);
-      base = { ...base, epochs: base.epochs.map((e) => (e.epoch === cur.epoch ? { ...e, members: complete } : e)) };
-    }
-    const meta = withNewEpoch(base, F, next.map((m) => m.id), K, this.#writerId);
+  async #switchTo(next: Member[], K: number, firstIndex: number | null, kind: 'ensemble' | 'truncate', beforeResume?: () => void): Promise<void> {
+    // F is fixed when acknowledgements stop (inside #commit), so nothing is acknowledged in the old
+    // epoch at or above it.
+    let F = 0;
+    let previous: Member[] = [];
     try {
-      await this.#record(meta);
+      await this.#commit(() => {
+        F = firstIndex ?? this.#lastAcked + 1;
+        const cur = lastEpoch(this.#mw.meta);
+        let base = this.#mw.meta;
+        if (cur.firstIndex <= F - 1 && cur.epoch === this.#epoch) {
+          const complete = this.#members.filter((m) => m.durableUpTo >= F - 1).map((m) => m.id);
+          base = { ...base, epochs: base.epochs.map((e) => (e.epoch === cur.epoch ? { ...e, members: complete } : e)) };
+        }
+        return withNewEpoch(base, F, next.map((m) => m.id), K, this.#writerId);
+      }, () => {
+        this.#unrecordedSinceMs = 0;
+        this.#epoch = K;
+        this.#stats.epoch = K;
+        this.#needsNewEpoch = false;
+        for (const m of next) { m.durableUpTo = F - 1; m.busy = false; }
+        this.#pending = this.#pending.filter((p) => p.index >= F);
+        for (const p of this.#pending) p.acks.clear();
+        previous = this.#members;
+        this.#members = next;
+        beforeResume?.();
+      });
     } catch (e) {
-      if (isXdbmError(e, ErrorCode.FENCED)) return;
+      if (isXdbmError(e, ErrorCode.FENCED) || isXdbmError(e, ErrorCode.CLOSED)) return;
       // The store did not answer: the ensemble stays as it is. Survivors that still make a quorum keep
       // acknowledging; the change is tried again shortly (BookKeeper: no ensemble change without metadata).
       const now = this.#clock.nowMs();
@@ -457,18 +479,9 @@ export class ReplicatedLog implements ManagedLog {
       this.#progress();
       return;
     }
-    this.#unrecordedSinceMs = 0;
     const ids = new Set(next.map((m) => m.id));
-    const removed = this.#members.filter((m) => !ids.has(m.id));
-    const added = next.filter((n) => !this.#members.some((m) => m.id === n.id));
-    this.#epoch = K;
-    this.#stats.epoch = K;
-    this.#needsNewEpoch = false;
-    for (const m of next) { m.durableUpTo = F - 1; m.busy = false; }
-    this.#pending = this.#pending.filter((p) => p.index >= F);
-    for (const p of this.#pending) p.acks.clear();
-    this.#members = next;
-    beforeResume?.();
+    const removed = previous.filter((m) => !ids.has(m.id));
+    const added = next.filter((n) => !previous.some((m) => m.id === n.id));
     if (kind === 'ensemble') {
       const now = this.#clock.nowMs();
       this.#stats.ensembleChanges.push({
@@ -492,31 +505,42 @@ export class ReplicatedLog implements ManagedLog {
     return this.#members.filter((m) => !m.failed).length;
   }
 
-  /** Every metadata change of this writer: acknowledgements wait for its outcome. */
-  async #record(meta: LogMetadata): Promise<void> {
+  /**
+   * A metadata change: acknowledgements stop, the store must answer a read first (else nothing is
+   * sent and the caller may carry on as before), then `build` makes the document from the state as it
+   * is now, the metadata writer commits it, and `apply` moves the writer's state before any
+   * acknowledgement can run again.
+   */
+  async #commit(build: () => LogMetadata, apply?: (meta: LogMetadata) => void): Promise<LogMetadata> {
     this.#recording = true;
     try {
-      this.#version = await withDeadline(this.#clock, this.#store!.compareAndSet(this.name, meta, this.#version), this.#failoverMs, `metadata update of ${this.name}`);
-      this.#meta = meta;
-    } catch (e) {
-      if (isXdbmError(e, ErrorCode.CAS_CONFLICT)) {
-        const f = new XdbmError(ErrorCode.FENCED, `log ${this.name}: another writer (${e.details?.actualVersion ?? '?'}) changed its metadata; this writer is fenced`, { cause: e });
-        this.#fence(f);
-        throw f;
-      }
-      throw e;
+      await this.#mw.probe();
+      const meta = build();
+      await this.#mw.record(meta);
+      apply?.(meta);
+      return meta;
     } finally {
-      // Callers run #progress once their own state matches the outcome (held acks must not count for
-      // an epoch that was just replaced).
       this.#recording = false;
+    }
+  }
+
+  /** The store has not settled a change for a while: appends that cannot wait longer fail. */
+  #onMetadataSlow(waitedMs: number, cause: unknown): void {
+    if (waitedMs >= this.#failoverMs && this.#pending.some((p) => !p.acked)) {
+      // Their indexes are reused only in the epoch being recorded (invariant 2).
+      this.#rejectUnacked(new XdbmError(ErrorCode.QUORUM_LOST, `log ${this.name}: metadata store unavailable for ${waitedMs} ms while recording a change`, { cause }));
     }
   }
 
   /** No usable ensemble: what is not acknowledged fails; its indexes are reused only in a new epoch. */
   #stall(e: unknown): void {
-    const err = isXdbmError(e) ? e : new XdbmError(ErrorCode.IO_ERROR, String((e as Error)?.message ?? e), { cause: e });
     if (this.#phase === 'closed' || this.#fencedBy) return;
     this.#to('stalled');
+    this.#rejectUnacked(e);
+  }
+
+  #rejectUnacked(e: unknown): void {
+    const err = isXdbmError(e) ? e : new XdbmError(ErrorCode.IO_ERROR, String((e as Error)?.message ?? e), { cause: e });
     const failed = this.#pending.filter((p) => !p.acked);
     this.#pending = this.#pending.filter((p) => p.acked);
     if (failed.length > 0) {
@@ -553,8 +577,8 @@ export class ReplicatedLog implements ManagedLog {
       const bad2 = this.#unusable();
       if (bad2) throw bad2;
       if (!Number.isSafeInteger(fromIndex) || fromIndex > this.#lastAcked) return;
-      const from = Math.max(fromIndex, this.#meta.firstIndex);
-      const K = claimedEpoch(this.#meta) + 1;
+      const from = Math.max(fromIndex, this.#mw.meta.firstIndex);
+      const K = claimedEpoch(this.#mw.meta) + 1;
       const live = this.#members.filter((m) => !m.failed);
       const next: Member[] = [];
       for (const m of live) {
@@ -591,14 +615,13 @@ export class ReplicatedLog implements ManagedLog {
     const meta = await this.#exclusive(async () => {
       const bad2 = this.#unusable();
       if (bad2) throw bad2;
-      const next = withPrefixTruncated(this.#meta, Math.min(beforeIndex, this.#lastAcked + 1));
-      if (next.firstIndex === this.#meta.firstIndex && next.epochs.length === this.#meta.epochs.length) return this.#meta;
+      const next = withPrefixTruncated(this.#mw.meta, Math.min(beforeIndex, this.#lastAcked + 1));
+      if (next.firstIndex === this.#mw.meta.firstIndex && next.epochs.length === this.#mw.meta.epochs.length) return this.#mw.meta;
       try {
-        await this.#record(next);
+        return await this.#commit(() => withPrefixTruncated(this.#mw.meta, Math.min(beforeIndex, this.#lastAcked + 1)));
       } finally {
         this.#progress();
       }
-      return next;
     });
     this.#history?.record({ type: 'ok', f: 'truncate-prefix', process: this.#writerId, timeMs: this.#clock.nowMs(), index: meta.firstIndex });
     await this.#rereplicator.dropBelow(meta.firstIndex);
@@ -614,6 +637,12 @@ export class ReplicatedLog implements ManagedLog {
         const t = this.#clock.setTimer(r, this.#deadlineMs);
         this.#drained.push(() => { this.#clock.clearTimer(t); r(); });
       });
+    }
+    // A clean close tells the operations side where the open epoch ends (status, refusals).
+    if (!this.#fencedBy && this.#phase === 'writing' && !this.#recording) {
+      // One attempt, bounded: informational only (a late landing fails once the version moved).
+      const note = { ...this.#mw.meta, closedAt: { epoch: this.#epoch, lastIndex: this.#lastAcked } };
+      await this.#exclusive(() => this.#mw.note(note)).catch(() => undefined);
     }
     this.#to('closed');
     this.#rereplicator.stop();

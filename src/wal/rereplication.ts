@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { sleep } from './clock.js';
 import { countEntries, holdersOf, underReplicated, withCopy, type UnderReplicatedRange } from './ensemble-history.js';
 import { withMemberDeadline } from './io-deadline.js';
+import { countingHolders } from './log-registry.js';
 import type { LogReader } from './log-reader.js';
 import type { LogStats } from './log-types.js';
 import type { CopyRef, ReplicaRecord } from './member-log.js';
@@ -36,16 +37,12 @@ export interface RereplicatorDeps {
   epoch: () => number;
   /** The writer is in a phase where it may copy (writing, no CAS of its own in flight). */
   usable: () => boolean;
-  /** Records a metadata change through the writer (one at a time with its own changes). */
-  record: (next: LogMetadata) => Promise<void>;
+  /** Records a metadata change through the writer (one at a time with its own changes), built from its state then. */
+  record: (build: () => LogMetadata) => Promise<void>;
 }
 
-/** Backend states whose copies count: the manager would pick such a backend as an active. */
-const COUNTING = new Set(['HEALTHY', 'DEGRADED', 'UNKNOWN']);
-
 export function healthyHolders(manager: BackendManagerApi): (member: string) => boolean {
-  const state = new Map(manager.getCandidates().map((c) => [c.endpointId, c.state] as const));
-  return (member) => COUNTING.has(state.get(member) ?? 'GONE');
+  return countingHolders(manager.getCandidates());
 }
 
 export class Rereplicator {
@@ -152,10 +149,12 @@ export class Rereplicator {
       await sleep(d.clock, 1);
     }
     if (done < r.toIndex) return false;
-    let next = d.meta();
-    if (!next.epochs.some((e) => e.epoch === r.epoch)) return false; // truncated away meanwhile
-    for (const t of targets) next = withCopy(next, r.epoch, t.id, by);
-    await d.record(next);
+    if (!d.meta().epochs.some((e) => e.epoch === r.epoch)) return false; // truncated away meanwhile
+    await d.record(() => {
+      let next = d.meta();
+      for (const t of targets) next = withCopy(next, r.epoch, t.id, by);
+      return next;
+    });
     return true;
   }
 

@@ -106,7 +106,7 @@ describe('xdbm daemon + CLI over the admin socket', () => {
     expect(w.code).toBe(2);
     expect(w.stderr).toMatch(/0 to 1/);
 
-    const missing = await x('status');
+    const missing = await x('weight', 'local-01'); // `status` alone is the overall status now
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/missing required argument/);
 
@@ -165,7 +165,7 @@ describe('xdbm daemon + CLI over the admin socket', () => {
 
     const rm = await x('nodes', 'remove', 'node-09', '--json');
     expect(rm.code).toBe(0);
-    expect(JSON.parse(rm.stdout)).toEqual({ nodeId: 'node-09' });
+    expect(JSON.parse(rm.stdout)).toEqual({ nodeId: 'node-09', drained: false, forced: false });
     const rmAgain = await x('nodes', 'remove', 'node-09');
     expect(rmAgain.code).toBe(2);
     expect(rmAgain.stderr).toMatch(/XDBM_UNKNOWN_NODE/);

@@ -1,18 +1,19 @@
 /**
- * Failure handling of the managed log. Faults here are injected into the replica layer (pure logic:
+ * Failure handling of the managed log. Faults here are injected into the member layer (a real
+ * FileMember behind a Proxy on append(copy, records) (pure logic:
  * timing of a failure relative to the ack quorum, a write that never returns); the chaos suite does the
  * same with real file systems.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageBackend } from '../../src/backends/backend.js';
 import { ErrorCode, XdbmError } from '../../src/errors.js';
-import { FileReplica } from '../../src/wal/file-member.js';
+import { FileMember } from '../../src/wal/file-member.js';
 import { openManagedLog } from '../../src/wal/log.js';
 import { EtcdMetadataStore } from '../../src/wal/metadata/etcd-store.js';
-import type { LogReplica, ReplicaRecord } from '../../src/wal/replica.js';
+import type { CopyRef, MemberLog, ReplicaRecord } from '../../src/wal/member-log.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from './helpers/etcd-server.js';
 import { TestEnsemble } from './helpers/test-ensemble.js';
 
@@ -22,17 +23,28 @@ let root: string;
 beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'xdbm-lfail-')); });
 afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
-type Behaviour = (records: ReadonlyArray<ReplicaRecord>, inner: () => Promise<void>) => Promise<void>;
+type Behaviour = (records: ReadonlyArray<ReplicaRecord>, inner: () => Promise<void>, copy: CopyRef) => Promise<void>;
 
-/** A real FileReplica whose append goes through `behaviour` for the chosen endpoint. */
+function realMember(b: StorageBackend, name: string): FileMember {
+  const t = b.config.target as { path: string };
+  return new FileMember({ endpointId: b.endpointId, rootDir: t.path, logName: name, segmentBytes: 1 << 20 });
+}
+
+/** A member on directory `id` of the ensemble, opened read-side to look at what the log left there. */
+async function memberOn(t: TestEnsemble, id: string): Promise<FileMember> {
+  const m = new FileMember({ endpointId: id, rootDir: t.dirOf(id), logName: 'raft', segmentBytes: 1 << 20 });
+  await m.open();
+  return m;
+}
+
+/** A real FileMember whose append goes through `behaviour` for the chosen endpoint. */
 function faultyFactory(target: string, behaviour: Behaviour) {
-  return (b: StorageBackend, name: string): LogReplica => {
-    const t = b.config.target as { path: string };
-    const real = new FileReplica({ endpointId: b.endpointId, rootDir: t.path, logName: name, segmentBytes: 1 << 20 });
+  return (b: StorageBackend, name: string): MemberLog => {
+    const real = realMember(b, name);
     if (b.endpointId !== target) return real;
     return new Proxy(real, {
       get(obj, prop) {
-        if (prop === 'append') return (recs: ReadonlyArray<ReplicaRecord>) => behaviour(recs, () => obj.append(recs));
+        if (prop === 'append') return (copy: CopyRef, recs: ReadonlyArray<ReplicaRecord>) => behaviour(recs, () => obj.append(copy, recs), copy);
         const v = Reflect.get(obj, prop, obj);
         return typeof v === 'function' ? v.bind(obj) : v;
       },
@@ -53,7 +65,7 @@ describe('managed log failure handling', () => {
     const t = await TestEnsemble.create({ root, candidates: 4 });
     let calls = 0;
     const log = await openManagedLog(t.asManager(), 'raft', {
-      replicaFactory: faultyFactory('b2', async (_recs, inner) => {
+      memberFactory: faultyFactory('b2', async (_recs, inner) => {
         if (++calls < 3) return inner();
         await new Promise((r) => setTimeout(r, 100)); // slower than b0 and b1 ...
         throw new XdbmError(ErrorCode.IO_ERROR, 'late write error'); // ... and then it fails
@@ -71,11 +83,15 @@ describe('managed log failure handling', () => {
     expect(change.firstIndex).toBe(4);
     await log.append(entry(4));
     await log.close(); // flushes: entry 4 reaches every member
-    const b3 = new FileReplica({ endpointId: 'b3', rootDir: t.dirOf('b3'), logName: 'raft', segmentBytes: 1 << 20 });
-    await b3.open();
-    expect(await b3.read(4)).toEqual(entry(4));
-    expect(b3.has(3)).toBe(false); // entries of the closed epoch stay where they were (no migration)
+    const b3 = await memberOn(t, 'b3');
+    // Entry 4 is in the new epoch's copy on b3, written by that epoch's writer.
+    const current: CopyRef = { epoch: change.epoch, by: change.epoch };
+    expect(await b3.read(current, 4)).toEqual(entry(4));
+    expect(b3.has(current, 3)).toBe(false); // the new epoch's range starts at 4
     await b3.close();
+    const again = await openManagedLog(t.asManager(), 'raft');
+    for (let i = 1; i <= 4; i++) expect(await again.read(i)).toEqual(entry(i));
+    await again.close();
   });
 
   it('turns a write that never returns into XDBM_IO_TIMEOUT, reports it, and keeps appending', async () => {
@@ -83,7 +99,7 @@ describe('managed log failure handling', () => {
     let calls = 0;
     const log = await openManagedLog(t.asManager(), 'raft', {
       writeDeadlineMs: 150,
-      replicaFactory: faultyFactory('b1', async (_recs, inner) => {
+      memberFactory: faultyFactory('b1', async (_recs, inner) => {
         if (++calls < 2) return inner();
         return new Promise<void>(() => {}); // hangs forever
       }),
@@ -105,13 +121,13 @@ describe('managed log failure handling', () => {
     let hanging = false;
     const log = await openManagedLog(t.asManager(), 'raft', {
       writeDeadlineMs: 100,
-      replicaFactory: (b, name) => {
-        const real = new FileReplica({ endpointId: b.endpointId, rootDir: (b.config.target as { path: string }).path, logName: name, segmentBytes: 1 << 20 });
+      memberFactory: (b, name) => {
+        const real = realMember(b, name);
         if (b.endpointId !== 'b1') return real;
         return new Proxy(real, {
           get(obj, prop) {
             if (prop === 'read') return () => { hungReads++; hanging = true; return new Promise<Buffer>(() => {}); }; // never returns
-            if (prop === 'append') return (recs: ReadonlyArray<ReplicaRecord>) => { if (hanging) appendsAfterHang++; return obj.append(recs); };
+            if (prop === 'append') return (copy: CopyRef, recs: ReadonlyArray<ReplicaRecord>) => { if (hanging) appendsAfterHang++; return obj.append(copy, recs); };
             const v = Reflect.get(obj, prop, obj);
             return typeof v === 'function' ? v.bind(obj) : v;
           },
@@ -136,7 +152,7 @@ describe('managed log failure handling', () => {
     const t = await TestEnsemble.create({ root, candidates: 5, replaceDelayMs: 100 });
     const failing = new Set(['b0', 'b1']);
     const log = await openManagedLog(t.asManager(), 'raft', {
-      replicaFactory: (b, name) => {
+      memberFactory: (b, name) => {
         const real = faultyFactory('', async (_r, inner) => inner())(b, name);
         if (!failing.has(b.endpointId)) return real;
         return faultyFactory(b.endpointId, async () => { throw new XdbmError(ErrorCode.IO_ERROR, 'dead'); })(b, name);
@@ -162,30 +178,55 @@ describe('managed log failure handling', () => {
     await log.close();
   });
 
-  it('with enable_data_migration, re-sends entries of the open range the replacement misses', async () => {
-    const t = await TestEnsemble.create({ root, candidates: 4 });
-    let calls = 0;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+  it('re-replicates a sealed epoch left with fewer than ackQuorum healthy copies (replaces enable_data_migration)', async () => {
+    // ackQuorum 2 of 3: after b2 and then b0 fail, epoch 1 (entries 1-10) is on b1 alone among healthy
+    // members. Re-replication must copy it to current members before the originals can all go.
+    const t = await TestEnsemble.create({ root, candidates: 6 });
+    const dead = new Set<string>();
     const log = await openManagedLog(t.asManager(), 'raft', {
-      enableDataMigration: true,
-      replicaFactory: faultyFactory('b2', async (_recs, inner) => {
-        if (++calls === 1) return inner();
-        await gate; // b2 lags behind: entries 2.. are on b0 and b1 only
-        throw new XdbmError(ErrorCode.IO_ERROR, 'lagging member fails');
-      }),
+      rereplicateIntervalMs: 50,
+      memberFactory: (b, name) => {
+        const real = realMember(b, name);
+        return new Proxy(real, {
+          get(obj, prop) {
+            if (prop === 'append') {
+              return (copy: CopyRef, recs: ReadonlyArray<ReplicaRecord>) =>
+                dead.has(b.endpointId) ? Promise.reject(new XdbmError(ErrorCode.IO_ERROR, `${b.endpointId} is dead`)) : obj.append(copy, recs);
+            }
+            const v = Reflect.get(obj, prop, obj);
+            return typeof v === 'function' ? v.bind(obj) : v;
+          },
+        });
+      },
     });
-    await log.append(entry(1));
-    for (let i = 2; i <= 4; i++) await log.append(entry(i));
-    release();
+    expect(log.members()).toEqual(['b0', 'b1', 'b2']);
+    for (let i = 1; i <= 10; i++) await log.append(entry(i));
+    dead.add('b2');
+    await log.append(entry(11));
     await until(() => log.stats().ensembleChanges.length === 1, 5000);
-    expect(log.stats().ensembleChanges[0]!.firstIndex).toBe(2); // from the first entry below write quorum
-    await log.append(entry(5));
+    for (let i = 12; i <= 20; i++) await log.append(entry(i));
+    dead.add('b0');
+    await log.append(entry(21));
+    await until(() => log.stats().ensembleChanges.length === 2, 5000);
+    expect(log.members().sort()).toEqual(['b1', 'b3', 'b4']);
+    // Entries of the sealed epochs end up with ackQuorum healthy copies again.
+    await until(() => log.stats().rereplicatedEntries > 0 && log.stats().underReplicatedEntries === 0, 10_000);
+    for (let i = 22; i <= 25; i++) await log.append(entry(i));
+    // The last original member leaves too (a manual switch: no failure involved).
+    t.switchActive('b1', 'b5');
+    await until(() => log.members().includes('b5') && !log.members().includes('b1'), 5000);
+    await log.append(entry(26));
+    await until(() => log.stats().underReplicatedEntries === 0, 10_000);
     await log.close();
-    const b3 = new FileReplica({ endpointId: 'b3', rootDir: t.dirOf('b3'), logName: 'raft', segmentBytes: 1 << 20 });
-    await b3.open();
-    for (let i = 2; i <= 5; i++) expect(await b3.read(i)).toEqual(entry(i));
-    await b3.close();
+    // Every original member is now destroyed: what is left is what the log copied elsewhere.
+    for (const id of ['b0', 'b1', 'b2']) {
+      await rm(t.dirOf(id), { recursive: true, force: true });
+      await writeFile(t.dirOf(id), 'gone');
+    }
+    const again = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0 });
+    expect(again.lastIndex()).toBe(26);
+    for (let i = 1; i <= 26; i++) expect(await again.read(i)).toEqual(entry(i));
+    await again.close();
   });
 });
 

@@ -31,6 +31,7 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.NOT_ACTIVE,
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.EXPRESSION_INVALID,
+  ErrorCode.DATA_AT_RISK,
 ]);
 
 export function exitCodeFor(e: unknown): number {
@@ -52,6 +53,7 @@ const HINTS: Partial<Record<string, string>> = {
   [ErrorCode.CONFIG_NOT_FOUND]: 'give the path of an existing YAML file',
   [ErrorCode.UNAUTHORIZED]: 'run as the user that started the daemon (or root)',
   [ErrorCode.DUPLICATE_ID]: 'ids must be unique across the cluster; pick another id or remove the old node first',
+  [ErrorCode.DATA_AT_RISK]: 'drain first (`xdbm nodes remove --drain`), or `--force` if those copies are gone anyway; `xdbm logs` shows what is at risk',
   [ErrorCode.INTERNAL]: 'this is a bug in xdbm: look at the daemon log (stderr) around this time',
 };
 

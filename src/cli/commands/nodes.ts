@@ -27,7 +27,11 @@ export function register(program: Command): void {
   addClientOptions(
     nodes
       .command('remove')
-      .description('remove a candidate node; its active backends are failed over first')
-      .argument('<node-id>', 'node id'),
-  ).action((nodeId: string, opts: ClientOpts) => act(opts, (c) => c.nodesRemove(nodeId), (r) => `Node ${r.nodeId} removed`));
+      .description('remove a candidate node; its active backends are failed over first. Refused (exit 2) when log entries would keep fewer than ack_quorum copies')
+      .argument('<node-id>', 'node id')
+      .option('--drain', 're-replicate what only this node holds first, then remove it')
+      .option('--force', 'remove even if log entries keep fewer than ack_quorum copies (say so only if those copies are lost anyway)'),
+  ).action((nodeId: string, opts: ClientOpts & { drain?: boolean; force?: boolean }) =>
+    act(opts, (c) => c.nodesRemove(nodeId, { ...(opts.drain ? { drain: true } : {}), ...(opts.force ? { force: true } : {}) }),
+      (r) => `Node ${r.nodeId} removed${r.drained ? ' after draining' : ''}${r.forced ? ' (forced: the data-safety check was skipped)' : ''}`));
 }

@@ -8,11 +8,29 @@
  * staleLockMs (its holder died) is broken.
  */
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, XdbmError, fromSystemError } from '../../errors.js';
 import type { LogMetadata, MetadataStore, VersionedMetadata } from './types.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,200}$/;
+
+/**
+ * Whether the lock's holder (the pid written in it) is a process of this host that no longer exists:
+ * a writer killed with -9 mid-CAS leaves its lock behind, and nobody should wait staleLockMs for it.
+ * A lock of another host (shared file system) or one not yet written is never judged here.
+ */
+async function holderGone(lock: string): Promise<boolean> {
+  const text = await readFile(lock, 'utf8').catch(() => '');
+  const m = /^(\d+)@(.+)$/.exec(text.trim());
+  if (!m || m[2] !== hostname()) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 export interface FileMetadataStoreOptions {
   /** A directory, or a file path ending in .json whose directory and base name are used. */
@@ -106,14 +124,14 @@ export class FileMetadataStore implements MetadataStore {
     for (let attempt = 0; ; attempt++) {
       try {
         const fh = await open(lock, 'wx');
-        await fh.writeFile(String(process.pid));
+        await fh.writeFile(`${process.pid}@${hostname()}`);
         await fh.close();
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(e, `lock ${lock}`);
       }
       const st = await stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > this.#staleLockMs) {
+      if (st && (Date.now() - st.mtimeMs > this.#staleLockMs || (await holderGone(lock)))) {
         await unlink(lock).catch(() => undefined);
         continue;
       }

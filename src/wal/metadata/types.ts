@@ -37,6 +37,11 @@ export interface LogMetadata {
    * is its own epoch: every file or batch it writes carries it, and storage-side fences name it.
    */
   claimedEpoch?: number;
+  /**
+   * Written by a clean close(): the last epoch ended at lastIndex. Only the operations view reads it
+   * (recovery finds the end on the members as always); the next claim removes it.
+   */
+  closedAt?: { epoch: number; lastIndex: number };
 }
 
 export interface VersionedMetadata {
