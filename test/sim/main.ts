@@ -11,7 +11,27 @@ function arg(name: string): string | undefined {
   return k >= 0 ? process.argv[k + 1] : undefined;
 }
 
+/**
+ * Determinism guard: the simulated world must not use real timers or the wall clock. Calls of
+ * setTimeout/setInterval/Date.now from the log's code (src/wal) are counted and reported as violations.
+ */
+const realTime: Record<string, number> = {};
+function guardRealTime(): void {
+  const note = (what: string): void => {
+    const stack = new Error().stack ?? '';
+    const frame = stack.split('\n').slice(2).find((l) => l.includes('/src/wal/'));
+    if (frame) realTime[`${what} ${frame.trim()}`] = (realTime[`${what} ${frame.trim()}`] ?? 0) + 1;
+  };
+  const st = globalThis.setTimeout;
+  const si = globalThis.setInterval;
+  const now = Date.now;
+  globalThis.setTimeout = ((...a: Parameters<typeof setTimeout>) => { note('setTimeout'); return st(...a); }) as typeof setTimeout;
+  globalThis.setInterval = ((...a: Parameters<typeof setInterval>) => { note('setInterval'); return si(...a); }) as typeof setInterval;
+  Date.now = () => { note('Date.now'); return now(); };
+}
+
 async function main(): Promise<void> {
+  guardRealTime();
   const verbose = process.argv.includes('--verbose');
   const one = arg('--seed');
   const n = Number(arg('--seeds') ?? 100);
@@ -56,6 +76,10 @@ async function main(): Promise<void> {
     console.log(`  history: /tmp/xdbm-sim-${seed}.jsonl; replay: npm run sim -- --seed ${seed} --verbose`);
   }
   for (const [t, s] of [...byTag].sort()) console.log(`failing seeds with ${t}: ${s.slice(0, 20).join(', ')}${s.length > 20 ? ` (+${s.length - 20})` : ''}`);
+  for (const [where, count] of Object.entries(realTime)) {
+    violations++;
+    console.log(`determinism: ${count} call(s) of ${where} (use the injected clock; a seed no longer replays exactly)`);
+  }
   const secs = (performance.now() - t0) / 1000;
   for (const [inv, s] of [...byInv].sort()) console.log(`invariant ${inv}: seeds ${s.slice(0, 20).join(', ')}${s.length > 20 ? ` (+${s.length - 20})` : ''}`);
   console.log(`(${secs.toFixed(1)} s, ${acked} acknowledged appends, ${checked} checked against the final writer, ${failingSeeds} failing seeds)`);
