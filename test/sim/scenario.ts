@@ -409,7 +409,10 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       await world.sleep(Math.max(0, t - world.now));
       // After the previous loss, wait (up to 15 s) until re-replication has restored every range.
       for (let waited = 0; k > 0 && waited < 15_000 && !replicated(); waited += 100) await world.sleep(100);
-      if (k > 0 && !replicated()) world.log('re-replication did not restore every range within 15 s; losing the next member anyway');
+      if (k > 0 && !replicated()) {
+        flags.add('rereplication-timeout');
+        world.log('re-replication did not restore every range within 15 s; losing the next member anyway');
+      }
       lossesLeft--;
       // The member holding the most records of the log (the original members first).
       const cands = [...disks.values()].filter((d) => d.present && !lost.has(d.id)).sort((a, b) => b.recordCount() - a.recordCount());
