@@ -49,10 +49,12 @@ async function main(): Promise<void> {
   let checked = 0;
   const byInv = new Map<string, number[]>();
   const byTag = new Map<string, number[]>();
+  const coverage: Record<string, number> = {};
   const t0 = performance.now();
   for (const seed of seeds) {
     const r = await runSeed(seed, opts);
     acked += r.stats.acked;
+    for (const [k, v] of Object.entries(r.coverage)) coverage[k] = (coverage[k] ?? 0) + v;
     checked += r.stats.checked;
     if (verbose || one !== undefined) {
       console.log(`seed ${seed}: ${JSON.stringify(r.stats)}${r.notes.length ? ` notes: ${r.notes.join('; ')}` : ''}`);
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
     console.log(`determinism: ${count} call(s) of ${where} (use the injected clock; a seed no longer replays exactly)`);
   }
   const secs = (performance.now() - t0) / 1000;
+  console.log(`faults injected: ${Object.entries(coverage).sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const [inv, s] of [...byInv].sort()) console.log(`invariant ${inv}: seeds ${s.slice(0, 20).join(', ')}${s.length > 20 ? ` (+${s.length - 20})` : ''}`);
   console.log(`(${secs.toFixed(1)} s, ${acked} acknowledged appends, ${checked} checked against the final writer, ${failingSeeds} failing seeds)`);
   console.log(`sim: ${seeds.length} seeds, ${violations} violations`);

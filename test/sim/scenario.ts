@@ -31,6 +31,8 @@ export interface SimOptions {
 export interface SeedResult {
   seed: number;
   violations: { inv: string; msg: string }[];
+  /** How often each kind of fault was injected. */
+  coverage: Record<string, number>;
   /** Suspicious events of the run that hint at a root cause (metadata-regression, late-cas). */
   tags: string[];
   trace: string[];
@@ -105,6 +107,8 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   world.log(`seed ${seed}: ${rolling ? 'rolling losses, ' : ''}${nDisks} members, ${durationMs} ms, deadline ${writeDeadlineMs}, failover ${failoverTimeoutMs}, batch ${maxBatchEntries}, profile ${JSON.stringify(profile)}`);
 
   const flags = new Set<string>();
+  const coverage: Record<string, number> = {};
+  const cov = (k: string): void => { coverage[k] = (coverage[k] ?? 0) + 1; };
   const named = (member: string, c: { epoch: number; by: number }): boolean => {
     const m = db.snapshot(LOG);
     const e = m?.epochs.find((x) => x.epoch === c.epoch);
@@ -292,6 +296,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     if ((f === 'lostwrite' || f === 'misdirect') && [...disks.values()].some((x) => x.fault === 'lostwrite' || x.fault === 'misdirect')) return;
     d.fault = f;
     world.log(`FAULT ${d.id}: ${f} for ${ms} ms`);
+    cov(f);
     const end = (): void => { if (d.fault === f) { d.fault = 'none'; world.log(`HEAL ${d.id}: ${f} over`); } };
     faultEnds.push(end);
     world.at(ms, end);
@@ -324,6 +329,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
         if (d.present && goneNow < 2) {
           d.present = false;
           world.log(`GONE ${d.id}`);
+          cov('gone');
           world.at(rng.int(100, 3000), () => { if (!d.present) { d.present = true; world.log(`BACK ${d.id}`); } });
         }
         break;
@@ -342,22 +348,26 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
           r.intact = false;
           d.destroy(r);
           world.log(`FAULT ${d.id}: bit flip in [${r.index}]`);
+          cov('bitflip');
         }
         break;
       }
       case 'metaDown': if (!db.down) {
         db.setDown(true);
+        cov('metaDown');
         world.log('META unavailable');
         world.at(rng.int(100, 4000), () => { if (db.down) { db.setDown(false); world.log('META back'); } });
       } break;
       case 'metaSlow': if (!db.slow) {
         db.slow = true;
+        cov('metaSlow');
         world.log('META slow');
         world.at(rng.int(200, 3000), () => { db.slow = false; world.log('META fast'); });
       } break;
       case 'crash': if (current) {
         const w = current;
         crashWriter(w);
+        cov('crash');
         current = undefined;
         await world.sleep(rng.int(0, 300));
         const nw = await takeOver(`after crash of ${w.name}`);
@@ -366,6 +376,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       case 'pause': if (current && paused.length < 2) {
         const w = current;
         world.pause(w.proc, rng.chance(0.5));
+        cov('pause');
         paused.push(w);
         const nw = await takeOver(`${w.name} paused`);
         if (nw) { current = nw; void client(nw); }
@@ -375,7 +386,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
         const w = current;
         const out = rng.pick(w.mgr.actives);
         const pool = ids.filter((x) => !w.mgr.actives.includes(x) && disks.get(x)!.present);
-        if (pool.length > 0) w.mgr.replace(out, rng.pick(pool), 'reselection');
+        if (pool.length > 0) { w.mgr.replace(out, rng.pick(pool), 'reselection'); cov('reselect'); }
       } break;
       default: break;
     }
@@ -421,6 +432,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       d.present = false;
       lost.add(d.id);
       world.log(`LOST ${d.id} for good (${d.recordCount()} records; rolling losses)`);
+      cov('memberLost');
     });
     void (async () => { for (const f of losses) await f(); })();
     while (world.now < durationMs || (lossesLeft > 0 && world.now < 60_000)) {
@@ -451,6 +463,7 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
       }
       const before = [...disks.values()].map((d) => `${d.id}:${d.recordCount()}:${d.logs.get(LOG)?.size ?? 0}`).join(' ');
       world.log(`META document ${how} (invariant 6)`);
+      cov(`metadata ${how}`);
       const w6 = await openWriter(`metadata ${how}`);
       if (w6) {
         model.violate('6', `open with the metadata ${how} succeeded (log [${w6.log!.firstIndex()}, ${w6.log!.lastIndex()}]) while members hold data`);
@@ -523,11 +536,12 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   const tags: string[] = [];
   if (db.regressions.length > 0) tags.push('metadata-regression');
   if (db.lateCas > 0) tags.push('late-cas');
+  if (db.lateCas > 0) coverage.lateCas = db.lateCas;
   if (rolling) tags.push('rolling-losses');
   tags.push(...flags);
   if (model.violations.some((v) => v.msg.startsWith('deposed writer'))) tags.push('stale-read-by-deposed-writer');
   const result: SeedResult = {
-    seed, violations: model.violations, tags, trace: world.trace(), notes: model.notes,
+    seed, violations: model.violations, tags, coverage, trace: world.trace(), notes: model.notes,
     stats: { events: world.events, virtualMs: world.now, acked, checked: finalInfo.checked, exempt: finalInfo.exempt, writers: writerSeq, reads: model.reads.length },
   };
   if (result.violations.length > 0 && opts.writeHistory !== false) {
