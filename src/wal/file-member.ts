@@ -187,6 +187,7 @@ export class FileMember implements MemberLog {
     const key = copyKey(copy);
     const existing = this.#copies.get(key);
     if (existing?.writable) return;
+    if (existing?.fenced) throw this.#fencedError(copy);
     if (existing) throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `copy ${key} already exists on ${this.endpointId}: it belongs to another writer`);
     await this.#assertRoot();
     const dir = join(this.dir, key);
@@ -380,9 +381,12 @@ export class FileMember implements MemberLog {
     } catch (e) {
       throw fromSystemError(e, `list ${dir}`);
     }
+    /** Segments with no intact record: their indexes are damaged up to the next segment's base. */
+    const unreadable: number[] = [];
     for (const name of names) {
       const base = Number(SEGMENT_RE.exec(name)![1]);
       const path = join(dir, name);
+      for (const b of unreadable.splice(0)) for (let i = b; i < base; i++) c.damaged.add(i);
       let buf: Buffer;
       try {
         buf = await readFile(path);
@@ -390,7 +394,10 @@ export class FileMember implements MemberLog {
         throw fromSystemError(e, `read ${path}`);
       }
       const { records, damaged } = scanRecords(buf, base);
-      if (records.length === 0) continue;
+      if (records.length === 0) {
+        if (buf.length > 0) unreadable.push(base);
+        continue;
+      }
       const prev = c.segments.at(-1);
       const first = records[0]!.index;
       // Segments of one copy never overlap (created with O_EXCL at increasing bases); if one did, the
@@ -444,7 +451,14 @@ export class FileMember implements MemberLog {
 
   async #fhFor(seg: Segment): Promise<FileHandle> {
     if (seg.fh) return seg.fh;
-    const fh = await open(seg.path, 'r+');
+    let fh: FileHandle;
+    try {
+      fh = await open(seg.path, 'r+');
+    } catch (e) {
+      const c = [...this.#copies.values()].find((x) => x.segments.includes(seg));
+      if (errno(e) === 'ENOENT' && c && c.ref.by === c.ref.epoch && await this.#exists(join(this.dir, `s${c.ref.epoch}`))) throw this.#fencedError(c.ref);
+      throw e;
+    }
     if (!this.#opened) {
       await fh.close().catch(() => undefined);
       throw new XdbmError(ErrorCode.CLOSED, `member log ${this.dir} closed during I/O`);
@@ -471,6 +485,8 @@ export class FileMember implements MemberLog {
       await fsyncDir(c.dir);
     } catch (e) {
       await fh.close().catch(() => undefined);
+      // e<N> renamed away between the create and the fsync: a fence, not a broken member.
+      if (errno(e) === 'ENOENT' && c.ref.by === c.ref.epoch && await this.#exists(join(this.dir, `s${c.ref.epoch}`))) throw this.#fencedError(c.ref);
       throw e;
     }
     const seg: Segment = { base, path, fh, offsets: [], sizeBytes: 0 };

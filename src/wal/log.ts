@@ -102,6 +102,8 @@ export class ReplicatedLog implements ManagedLog {
   #mw!: MetadataWriter;
   /** The current epoch (K): members write copy {K, K}. */
   #epoch = 0;
+  /** The epoch claimed at open (every copy this writer makes has by >= it). */
+  #openEpoch = 0;
   #members: Member[] = [];
   #pending: Pending[] = [];
   #nextIndex = 1;
@@ -150,6 +152,7 @@ export class ReplicatedLog implements ManagedLog {
       name, manager, clock: this.#clock, deadlineMs: this.#deadlineMs, pool: this.#pool, reader: this.#reader, stats: this.#stats,
       ackQuorum: this.#ackQuorum, intervalMs: opts.rereplicateIntervalMs ?? 1000, chunkEntries: opts.rereplicateChunkEntries ?? 256,
       meta: () => this.#mw.meta, lastIndex: () => this.#lastAcked, members: () => this.#members, epoch: () => this.#epoch,
+      openEpoch: () => this.#openEpoch,
       usable: () => this.#phase === 'writing' && !this.#recording,
       record: (build) => this.#exclusive(async () => {
         try { await this.#commit(build); } finally { this.#progress(); }
@@ -194,6 +197,7 @@ export class ReplicatedLog implements ManagedLog {
         isClosed: () => this.#phase === 'closed', onFenced: (e) => this.#fence(e), onSlow: (ms, cause) => this.#onMetadataSlow(ms, cause),
       });
       this.#epoch = r.epoch;
+      this.#openEpoch = r.epoch;
       this.#stats.epoch = r.epoch;
       this.#members = r.members;
       this.#lastAcked = r.lastIndex;
@@ -573,7 +577,7 @@ export class ReplicatedLog implements ManagedLog {
     const bad = this.#unusable();
     if (bad) throw bad;
     this.#history?.record({ type: 'invoke', f: 'truncate-suffix', process: this.#writerId, timeMs: this.#clock.nowMs(), index: fromIndex });
-    await this.#exclusive(async () => {
+    await this.#outcome('truncate-suffix', fromIndex, () => this.#exclusive(async () => {
       const bad2 = this.#unusable();
       if (bad2) throw bad2;
       if (!Number.isSafeInteger(fromIndex) || fromIndex > this.#lastAcked) return;
@@ -604,15 +608,31 @@ export class ReplicatedLog implements ManagedLog {
       if (this.#epoch !== K) {
         throw this.#fencedBy ?? new XdbmError(ErrorCode.IO_ERROR, `log ${this.name}: the metadata store did not take the truncation; nothing was cut`);
       }
-    });
-    this.#history?.record({ type: 'ok', f: 'truncate-suffix', process: this.#writerId, timeMs: this.#clock.nowMs(), index: fromIndex });
+    }));
+  }
+
+  /**
+   * Runs a truncation and records its outcome in the history: ok, fail (definitely not applied) or
+   * info (XDBM_FENCED after a metadata change whose landing is unknown: it may have taken effect).
+   */
+  async #outcome<T>(f: 'truncate-suffix' | 'truncate-prefix', index: number, run: () => Promise<T>): Promise<T> {
+    try {
+      const v = await run();
+      this.#history?.record({ type: 'ok', f, process: this.#writerId, timeMs: this.#clock.nowMs(), index });
+      return v;
+    } catch (e) {
+      const unknown = isXdbmError(e) && e.details?.outcome === 'unknown';
+      this.#history?.record({ type: unknown ? 'info' : 'fail', f, process: this.#writerId, timeMs: this.#clock.nowMs(), index, error: isXdbmError(e) ? e.code : String(e) });
+      throw e;
+    }
   }
 
   /** Raises the first index (one CAS); members then drop whole segments below it. */
   async truncatePrefix(beforeIndex: number): Promise<void> {
     const bad = this.#unusable();
     if (bad) throw bad;
-    const meta = await this.#exclusive(async () => {
+    this.#history?.record({ type: 'invoke', f: 'truncate-prefix', process: this.#writerId, timeMs: this.#clock.nowMs(), index: beforeIndex });
+    const meta = await this.#outcome('truncate-prefix', beforeIndex, () => this.#exclusive(async () => {
       const bad2 = this.#unusable();
       if (bad2) throw bad2;
       const next = withPrefixTruncated(this.#mw.meta, Math.min(beforeIndex, this.#lastAcked + 1));
@@ -622,8 +642,7 @@ export class ReplicatedLog implements ManagedLog {
       } finally {
         this.#progress();
       }
-    });
-    this.#history?.record({ type: 'ok', f: 'truncate-prefix', process: this.#writerId, timeMs: this.#clock.nowMs(), index: meta.firstIndex });
+    }));
     await this.#rereplicator.dropBelow(meta.firstIndex);
   }
 

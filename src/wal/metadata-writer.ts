@@ -62,6 +62,8 @@ export class MetadataWriter {
   async record(meta: LogMetadata): Promise<void> {
     const o = this.#o;
     const startedMs = o.clock.nowMs();
+    /** An attempt failed without saying whether it landed: a later fence leaves the outcome unknown. */
+    let uncertain = false;
     for (let attempt = 0; ; attempt++) {
       if (o.isClosed()) throw new XdbmError(ErrorCode.CLOSED, `log ${o.name} closed while recording its metadata`);
       try {
@@ -77,9 +79,11 @@ export class MetadataWriter {
             this.#meta = meta;
             return;
           }
-          throw this.#fenced(`log ${o.name}: another writer (${cur?.meta.writerId ?? 'none'}) changed its metadata; this writer is fenced`,
-            { logName: o.name, expectedVersion: this.#version, actualVersion: cur?.version ?? 0 }, e);
+          throw this.#fenced(`log ${o.name}: another writer (${cur?.meta.writerId ?? 'none'}) changed its metadata; this writer is fenced` +
+            (uncertain ? ' (the change being recorded may or may not have landed before that)' : ''),
+            { logName: o.name, expectedVersion: this.#version, actualVersion: cur?.version ?? 0, outcome: uncertain ? 'unknown' : 'not-applied' }, e);
         }
+        uncertain = true;
         o.onSlow(o.clock.nowMs() - startedMs, e);
         await sleep(o.clock, Math.min(1000, 25 * 2 ** Math.min(attempt, 5)));
       }

@@ -35,6 +35,12 @@ export interface RereplicatorDeps {
   lastIndex: () => number;
   members: () => Member[];
   epoch: () => number;
+  /**
+   * The epoch this writer claimed at open. Copies with `by` at or above it may be in the making by
+   * this writer (a re-replication copy is recorded only once complete), so garbage collection never
+   * touches them; anything below belongs to fenced writers and counts only if the metadata names it.
+   */
+  openEpoch: () => number;
   /** The writer is in a phase where it may copy (writing, no CAS of its own in flight). */
   usable: () => boolean;
   /** Records a metadata change through the writer (one at a time with its own changes), built from its state then. */
@@ -162,8 +168,9 @@ export class Rereplicator {
   collectGarbage(): void {
     const d = this.#d;
     const meta = d.meta();
+    const ours = d.openEpoch();
     const named = (member: string) => (c: CopyRef): boolean => {
-      if (c.by >= d.epoch()) return true;
+      if (c.by >= ours) return true;
       const e = meta.epochs.find((x) => x.epoch === c.epoch);
       return !!e && holdersOf(e).some((h) => h.member === member && h.copy.by === c.by);
     };
@@ -172,7 +179,7 @@ export class Rereplicator {
       for (const id of ids) {
         const log = d.pool.peek(id);
         if (!log) continue;
-        await withMemberDeadline(d.clock, log, () => log.collect(named(id), d.epoch()), d.deadlineMs, `collect garbage on ${id}`).catch(() => undefined);
+        await withMemberDeadline(d.clock, log, () => log.collect(named(id), ours), d.deadlineMs, `collect garbage on ${id}`).catch(() => undefined);
       }
     })();
   }

@@ -98,7 +98,8 @@ describe('managed log failure handling', () => {
     const t = await TestEnsemble.create({ root, candidates: 4 });
     let calls = 0;
     const log = await openManagedLog(t.asManager(), 'raft', {
-      writeDeadlineMs: 150,
+      // Long enough that a real datasync on a loaded machine never misses it: only the hang does.
+      writeDeadlineMs: 1000,
       memberFactory: faultyFactory('b1', async (_recs, inner) => {
         if (++calls < 2) return inner();
         return new Promise<void>(() => {}); // hangs forever
@@ -120,7 +121,7 @@ describe('managed log failure handling', () => {
     let appendsAfterHang = 0;
     let hanging = false;
     const log = await openManagedLog(t.asManager(), 'raft', {
-      writeDeadlineMs: 100,
+      writeDeadlineMs: 1000, // see above: only the hung read may miss it
       memberFactory: (b, name) => {
         const real = realMember(b, name);
         if (b.endpointId !== 'b1') return real;
