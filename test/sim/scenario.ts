@@ -104,7 +104,9 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   const writeDeadlineMs = rng.pick([150, 300, 600]);
   const failoverTimeoutMs = rng.pick([500, 1500, 3000]);
   const maxBatchEntries = rng.int(1, 16);
-  world.log(`seed ${seed}: ${rolling ? 'rolling losses, ' : ''}${nDisks} members, ${durationMs} ms, deadline ${writeDeadlineMs}, failover ${failoverTimeoutMs}, batch ${maxBatchEntries}, profile ${JSON.stringify(profile)}`);
+  const rereplicateIntervalMs = rng.pick([200, 500, 1000]);
+  const rereplicateChunkEntries = rng.pick([8, 64, 256]);
+  world.log(`seed ${seed}: ${rolling ? 'rolling losses, ' : ''}${nDisks} members, ${durationMs} ms, deadline ${writeDeadlineMs}, failover ${failoverTimeoutMs}, batch ${maxBatchEntries}, re-replication every ${rereplicateIntervalMs} ms by ${rereplicateChunkEntries}, profile ${JSON.stringify(profile)}`);
 
   const flags = new Set<string>();
   const coverage: Record<string, number> = {};
@@ -148,8 +150,8 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     const store = new SimMetadataStore(world, db, proc, metaRng, note, failoverTimeoutMs);
     const p = openManagedLog(mgr.asApi(), LOG, {
       memberFactory: memberFactory(proc), metadataStore: store, clock: new ProcClock(world, proc), writerId: name,
-      history: logHistory, ackQuorum, writeDeadlineMs, failoverTimeoutMs, maxBatchEntries, rereplicateIntervalMs: 500,
-      rereplicateChunkEntries: 8,
+      history: logHistory, ackQuorum, writeDeadlineMs, failoverTimeoutMs, maxBatchEntries, rereplicateIntervalMs,
+      rereplicateChunkEntries,
     });
     const r = await raceTimeout(p, 30_000);
     if (r.ok) {
