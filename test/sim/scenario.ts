@@ -539,6 +539,12 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
   if (db.regressions.length > 0) tags.push('metadata-regression');
   if (db.lateCas > 0) tags.push('late-cas');
   if (db.lateCas > 0) coverage.lateCas = db.lateCas;
+  // Invariant 3 exercised: acknowledgements an older writer got after a newer one had opened.
+  const late = model.appends.filter((a) => a.status === 'ok' && model.writers.some((w) => {
+    const me = model.writers.find((x) => x.name === a.writer);
+    return !!me && w.openInv > me.openInv && w.openOk !== undefined && a.tEnd > w.openOk;
+  })).length;
+  if (late > 0) coverage.acksAfterTakeover = late;
   if (rolling) tags.push('rolling-losses');
   tags.push(...flags);
   if (model.violations.some((v) => v.msg.startsWith('deposed writer'))) tags.push('stale-read-by-deposed-writer');
