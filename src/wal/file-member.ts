@@ -275,16 +275,12 @@ export class FileMember implements MemberLog {
     } catch (err) {
       throw fromSystemError(err, `fence epoch ${epoch} in ${this.dir}`);
     }
+    // Scan again now that the fence holds: appends the old writer got acknowledged between our open()
+    // and the rename are in the files, and recovery must see them (M3).
     const key = copyKey({ epoch, by: epoch });
-    const c = this.#copies.get(key);
-    if (c) {
-      c.fenced = true;
-      c.writable = false;
-      c.dir = s;
-      for (const seg of c.segments) seg.path = join(s, seg.path.slice(seg.path.lastIndexOf('/') + 1));
-    } else {
-      this.#copies.set(key, await this.#scanCopy({ epoch, by: epoch }, s, true));
-    }
+    const old = this.#copies.get(key);
+    for (const seg of old?.segments ?? []) { const fh = seg.fh; seg.fh = undefined; await fh?.close().catch(() => undefined); }
+    this.#copies.set(key, await this.#scanCopy({ epoch, by: epoch }, s, true));
   }
 
   async truncatePrefix(beforeIndex: number): Promise<void> {

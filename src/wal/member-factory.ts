@@ -16,7 +16,7 @@ export function defaultMemberFactory(o: MemberFactoryOptions): (backend: Storage
     const t = backend.config.target;
     if (t.kind === 'file') return new FileMember({ endpointId: backend.endpointId, rootDir: t.path, logName, segmentBytes: o.segmentBytes });
     if (t.kind === 'nfs') return new FileMember({ endpointId: backend.endpointId, rootDir: t.mountPoint, logName, segmentBytes: o.segmentBytes });
-    if (isRawDevice(backend)) return new DeviceMember({ endpointId: backend.endpointId, device: backend, logName, maxBatchBytes: o.maxBatchBytes }) as unknown as MemberLog;
+    if (isRawDevice(backend)) return new DeviceMember({ endpointId: backend.endpointId, device: backend, logName, maxBatchBytes: o.maxBatchBytes });
     throw new XdbmError(ErrorCode.INVALID_ARGUMENT, `backend ${backend.endpointId} (${backend.type}) offers no raw data region for a log`);
   };
 }

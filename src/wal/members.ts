@@ -12,7 +12,7 @@ import { ErrorCode, XdbmError, isXdbmError } from '../errors.js';
 import type { BackendManagerApi } from '../manager-api.js';
 import type { Clock } from './clock.js';
 import { sleep } from './clock.js';
-import { isRawDevice } from './device-replica.js';
+import { isRawDevice } from './device-member.js';
 import { withDeadline, withMemberDeadline } from './io-deadline.js';
 import type { CopyRef, MemberLog } from './member-log.js';
 

@@ -1,14 +1,14 @@
 /** loadConfigFile: relative paths resolve against the file's directory; a missing file is XDBM_CONFIG_NOT_FOUND. */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { BASE } from './helpers.js';
+import { makeTempDir, removeDir } from '../support/temp-dir.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'xdbm-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = makeTempDir('xdbm-config-');
+afterAll(() => removeDir(dir));
 
 describe('loadConfigFile', () => {
   it('resolves file: relative paths, metadata and socket paths against the config directory', async () => {

@@ -10,7 +10,7 @@ import { BASE, withSection } from './helpers.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 describe('shipped configuration files', () => {
-  it('examples/seed-sample.yaml (seed 6.1 completed) is valid, with the seed values', async () => {
+  it('examples/seed-sample.yaml (the sample configuration of the design, completed) is valid, with the seed values', async () => {
     const cfg = await loadConfigFile(path.join(ROOT, 'examples/seed-sample.yaml'));
     expect(cfg.candidateNodes.map((n) => n.nodeId)).toEqual(Array.from({ length: 10 }, (_, i) => `node-${String(i + 1).padStart(2, '0')}`));
     expect(cfg.candidateNodes.reduce((n, x) => n + x.endpoints.length, 0)).toBe(19);

@@ -1,17 +1,17 @@
 /** `xdbm validate FILE [--json]`: summary and exit 0, or every issue as file:line:col and exit 2. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { register, runValidate } from '../../src/cli/commands/validate.js';
 import { BASE } from './helpers.js';
+import { makeTempDir, removeDir } from '../support/temp-dir.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEED = path.join(ROOT, 'examples/seed-sample.yaml');
-const dir = mkdtempSync(path.join(os.tmpdir(), 'xdbm-validate-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = makeTempDir('xdbm-validate-');
+afterAll(() => removeDir(dir));
 
 const BAD = path.join(dir, 'bad.yaml');
 writeFileSync(BAD, BASE.replace('target_active_backends: 3', 'target_active_backends: 0').replace('    - node_id: n2', '    - node_id: n1'));

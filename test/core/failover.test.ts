@@ -51,7 +51,7 @@ function harness(opts: { down?: string[]; warmupFails?: string[]; hangs?: string
   h.fm = new FailoverManager(host, {
     warmUp: async (b) => {
       h.warmed.push(b.endpointId);
-      if (opts.hangs?.includes(b.endpointId)) await new Promise((r) => setTimeout(r, 10_000).unref());
+      if (opts.hangs?.includes(b.endpointId)) await new Promise((r) => setTimeout(r, 10_000).unref()); // on purpose: a hung init
       if (opts.warmupFails?.includes(b.endpointId)) throw new XdbmError(ErrorCode.WARMUP_FAILED, `${b.endpointId} refuses writes`);
     },
   });

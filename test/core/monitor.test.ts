@@ -5,8 +5,9 @@ import type { ManagerConfig } from '../../src/config/types.js';
 import { ErrorCode, XdbmError } from '../../src/errors.js';
 import { HealthMonitor, probeKindForRound } from '../../src/health/monitor.js';
 import type { Transition } from '../../src/health/state-machine.js';
-import type { ProbeResult, ProbeRunner } from '../../src/probes/types.js';
+import type { ProbeOptions, ProbeResult, ProbeRunner } from '../../src/probes/types.js';
 import type { ProbeKind } from '../../src/types.js';
+import { until } from '../support/until.js';
 
 function cfg(): ManagerConfig {
   return {
@@ -32,7 +33,7 @@ function cfg(): ManagerConfig {
 class ScriptedRunner implements ProbeRunner {
   calls: Array<{ id: string; kind: ProbeKind }> = [];
   script = new Map<string, Array<'ok' | 'fail' | 'crash' | 'hang' | number>>();
-  async run(target: ProbeTarget, kind: ProbeKind): Promise<ProbeResult> {
+  async run(target: ProbeTarget, kind: ProbeKind, _opts?: ProbeOptions): Promise<ProbeResult> {
     this.calls.push({ id: target.endpointId, kind });
     const step = this.script.get(target.endpointId)?.shift() ?? 'ok';
     if (step === 'hang') return new Promise(() => undefined);
@@ -97,7 +98,7 @@ describe('HealthMonitor', () => {
     const s = setup(['a', 'h']);
     s.runner.script.set('h', ['hang']);
     const r1 = s.mon.runRound(); // never settles: h hangs (the real runner would time it out)
-    await new Promise((r) => setTimeout(r, 5));
+    await until(() => s.runner.calls.some((c) => c.id === 'h'), 'the hanging probe of h started');
     await s.mon.runRound();
     await s.mon.runRound();
     expect(s.runner.calls.filter((c) => c.id === 'h')).toHaveLength(1);

@@ -4,7 +4,7 @@ import {
 } from '../../src/selection/scoring.js';
 import { view } from './fixtures.js';
 
-describe('latency score (seed 4.1)', () => {
+describe('latency score (the scoring formulas)', () => {
   it('is 1.0 at and below the 100 us baseline', () => {
     expect(latencyScore(0)).toBe(1);
     expect(latencyScore(50)).toBe(1);
@@ -21,7 +21,7 @@ describe('latency score (seed 4.1)', () => {
   });
 });
 
-describe('bandwidth score (seed 4.1, in Mbps; our metrics are MBps x 8)', () => {
+describe('bandwidth score (the scoring formulas, in Mbps; our metrics are MBps x 8)', () => {
   it('is 0.3 at and below 100 Mbps', () => {
     expect(bandwidthScoreMbitps(0)).toBe(0.3);
     expect(bandwidthScoreMbitps(100)).toBe(0.3);

@@ -20,7 +20,7 @@ function run(script: string, from: HealthRecord = initialHealth(), heldDown = fa
   return { states, rec, failedAt };
 }
 
-describe('health state machine (seed 3.1 with config thresholds)', () => {
+describe('health state machine (the state transitions, with config thresholds)', () => {
   it('starts UNKNOWN; a first pass makes it HEALTHY', () => {
     expect(initialHealth().state).toBe('UNKNOWN');
     expect(run('+').states).toEqual(['HEALTHY']);

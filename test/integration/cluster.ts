@@ -17,6 +17,7 @@ import { BackendManager } from '../../src/manager.js';
 import type { ActiveChangedEvent, StateChangedEvent } from '../../src/manager-api.js';
 import { DirectProbeRunner } from '../../src/probes/direct-runner.js';
 import { tempRoot } from './helpers.js';
+import { localEndpointRaw, nodeRaw } from '../support/cluster.js';
 
 export interface Cluster {
   manager: BackendManager;
@@ -42,13 +43,13 @@ export function clusterConfig(dirs: Record<string, string>, over: Record<string,
   const nodes = new Map<string, Array<Record<string, unknown>>>();
   for (const e of LAYOUT) {
     const list = nodes.get(e.node) ?? [];
-    list.push({ endpoint_id: e.id, type: 'local', connection_string: `file://${dirs[e.id]}`, weight: e.weight });
+    list.push(localEndpointRaw(e.id, dirs[e.id]!, e.weight));
     nodes.set(e.node, list);
   }
   return configFromObject({
     target_active_backends: 3,
     health_check_interval_ms: 200,
-    candidate_nodes: [...nodes].map(([node, endpoints], i) => ({ node_id: node, address: `10.0.0.${i + 1}`, endpoints })),
+    candidate_nodes: [...nodes].map(([node, endpoints], i) => nodeRaw(node, `10.0.0.${i + 1}`, endpoints)),
     selection_policy: { algorithm: 'weighted_score', weights: { latency: 0, bandwidth: 0, reliability: 1, load: 0 } },
     failover: { failure_threshold: 3, recovery_threshold: 5, failover_timeout_ms: 5000 },
     monitoring: { health_check_types: ['basic'], fail_slow: { enabled: false } },

@@ -6,6 +6,7 @@ import type { StorageBackend } from '../../src/backends/backend.js';
 import { create as createLocal } from '../../src/backends/local.js';
 import { DirectProbeRunner, PERF_OP_COUNT } from '../../src/probes/direct-runner.js';
 import { localEndpoint, tempRoot } from './helpers.js';
+import { until } from '../support/until.js';
 
 const t = tempRoot('runner');
 afterAll(() => t.cleanup());
@@ -81,8 +82,11 @@ describe('DirectProbeRunner', () => {
     expect(res).toMatchObject({ ok: false, error: { code: 'XDBM_PROBE_TIMEOUT' } });
     await expect(r.run(hung.probeTarget(), 'basic', { timeoutMs: 30 })).rejects.toMatchObject({ code: 'XDBM_PROBE_BUSY' });
     release();
-    await new Promise((res2) => setTimeout(res2, 10));
-    const again = await r.run(hung.probeTarget(), 'basic', { timeoutMs: 30 });
+    // Busy until the released probe has finished in the background; then a new probe runs.
+    const again = await until(() => r.run(hung.probeTarget(), 'basic', { timeoutMs: 30 }).catch((e: { code?: string }) => {
+      if (e.code === 'XDBM_PROBE_BUSY') return undefined;
+      throw e;
+    }), 'the endpoint free after release', 5000);
     expect(again.error?.code).not.toBe('XDBM_PROBE_TIMEOUT');
   });
 });

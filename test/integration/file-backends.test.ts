@@ -6,6 +6,7 @@ import { create as createNfs, checkNfsMount } from '../../src/backends/nfs.js';
 import { findMount, parseMountInfo } from '../../src/backends/mountinfo.js';
 import { withIoTimeout } from '../../src/backends/io-timeout.js';
 import { localEndpoint, tempRoot } from './helpers.js';
+import { sleep } from '../support/until.js';
 
 const roots: Array<() => void> = [];
 afterAll(() => roots.forEach((c) => c()));
@@ -152,7 +153,7 @@ describe('a really hung file operation', () => {
     await expect(b.write('pipe', 0, Buffer.from('x'))).rejects.toMatchObject({ code: 'XDBM_IO_TIMEOUT' });
     // Release the libuv thread still blocked in open(2): give the FIFO a reader.
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50); // cleanup only: time for the blocked open(2) to see the reader before it goes
     closeSync(fd);
   });
 });

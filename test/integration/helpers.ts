@@ -1,12 +1,10 @@
 /** Real-directory fixtures for integration tests: temp roots, endpoint configs, cleanup. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { EndpointConfig } from '../../src/config/types.js';
+import { tempDir } from '../support/temp-dir.js';
 
+/** A fresh temp dir xdbm-<prefix>-XXXXXX with its cleanup. */
 export function tempRoot(prefix: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `xdbm-${prefix}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return tempDir(`xdbm-${prefix}-`);
 }
 
 export function localEndpoint(id: string, path: string, over: Partial<EndpointConfig> = {}): EndpointConfig {

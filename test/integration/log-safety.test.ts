@@ -50,7 +50,7 @@ describe('log copies and operator changes', () => {
     for (const h of lost) c.manager.reportDataPathError(h, Object.assign(new Error('gone'), { code: 'ENOENT' }));
     const nodeOfA1 = c.nodeOf('a1');
     await expect(c.manager.removeCandidateNode(nodeOfA1)).rejects.toMatchObject({ code: ErrorCode.DATA_AT_RISK });
-    const err = await c.manager.removeCandidateNode(nodeOfA1).catch((e: Error) => e);
+    const err = (await c.manager.removeCandidateNode(nodeOfA1).catch((e: Error) => e)) as Error;
     expect(err.message).toMatch(/log raft entries 1-/);
     expect(c.manager.getCandidates().some((x) => x.endpointId === 'a1')).toBe(true); // nothing applied
     const views = await c.manager.logReplication();

@@ -1,4 +1,4 @@
-/** BackendManager management API (seed 6.2) on real local directories. */
+/** The management API of BackendManager on real local directories. */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import { BackendManager } from '../../src/manager.js';
 import { DirectProbeRunner } from '../../src/probes/direct-runner.js';
 import { clusterConfig, LAYOUT, startCluster, type Cluster } from './cluster.js';
 import { localEndpoint, tempRoot } from './helpers.js';
+import { until } from '../support/until.js';
+import { localEndpointRaw, nodeRaw } from '../support/cluster.js';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -16,14 +18,6 @@ afterEach(async () => {
 });
 
 const ids = (c: Cluster) => c.manager.getActiveBackends().map((a) => a.endpointId);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 describe('queries', () => {
   it('starts with 3 actives on 3 nodes and reports candidates, status and stats', async () => {
@@ -59,10 +53,8 @@ describe('queries', () => {
     const m = await BackendManager.open({
       target_active_backends: 3,
       health_check_interval_ms: 200,
-      candidate_nodes: [1, 2, 3].map((i) => ({
-        node_id: `n${i}`, address: `10.0.0.${i}`,
-        endpoints: (i === 3 ? ['a'] : ['a', 'b']).map((x) => ({ endpoint_id: `e${i}${x}`, type: 'local', connection_string: `file://${t.dir}/e${i}${x}` })),
-      })),
+      candidate_nodes: [1, 2, 3].map((i) => nodeRaw(`n${i}`, `10.0.0.${i}`,
+        (i === 3 ? ['a'] : ['a', 'b']).map((x) => localEndpointRaw(`e${i}${x}`, `${t.dir}/e${i}${x}`)))),
       monitoring: { health_check_types: ['basic'] },
     });
     const warnings: string[] = [];
@@ -106,7 +98,7 @@ describe('operations', () => {
       expect(() => m.setBackendWeight('a2', bad)).toThrow(expect.objectContaining({ code: 'XDBM_INVALID_ARGUMENT' }));
     }
     m.setBackendWeight('a2', 0);
-    await until(() => !ids(cluster!).includes('a2'));
+    await until(() => !ids(cluster!).includes('a2'), 'a2 out of the active set', 5000);
     expect(ids(cluster).sort()).toEqual(['a1', 's4', 'victim']);
     expect(m.getBackendStatus('a2').weight).toBe(0);
   });
@@ -125,12 +117,12 @@ describe('operations', () => {
     c.manager.setBackendWeight('s5', 0);
     await c.manager.triggerReselection('settle');
     rmSync(c.dirs.victim!, { recursive: true, force: true });
-    await until(() => ids(c).length === 2, 3000);
+    await until(() => ids(c).length === 2, '2 actives', 3000);
     expect(c.warnings.join('\n')).toMatch(/fewer actives/);
     expect(c.manager.getStats().failedFailovers).toBe(1);
     // The monitor re-initialises the closed backend (mkdir), it passes recovery_threshold probes,
     // and a later round refills the active set.
-    await until(() => ids(c).length === 3, 5000);
+    await until(() => ids(c).length === 3, '3 actives again', 5000);
     expect(ids(c).sort()).toEqual(['a1', 'a2', 'victim']);
   });
 
@@ -138,8 +130,9 @@ describe('operations', () => {
     cluster = await startCluster({ over: { failover: { enable_auto_failover: false, failure_threshold: 3 } } });
     const c = cluster;
     rmSync(c.dirs.victim!, { recursive: true, force: true });
-    await until(() => c.manager.getBackendStatus('victim').state === 'FAILED', 3000);
-    await sleep(50);
+    await until(() => c.manager.getBackendStatus('victim').state === 'FAILED', 'victim FAILED', 3000);
+    // The warning comes where a failover would have been: after it, the victim is still active.
+    await until(() => /automatic failover is off/.test(c.warnings.join('\n')), 'the automatic-failover-off warning', 3000);
     expect(ids(c)).toContain('victim');
     expect(c.warnings.join('\n')).toMatch(/automatic failover is off/);
   });
@@ -150,7 +143,8 @@ describe('configuration at run time', () => {
     cluster = await startCluster();
     const c = cluster;
     const m = c.manager;
-    await sleep(450);
+    // a1 has a probe history to keep (reload must not reset it)
+    await until(() => m.getBackendStatus('a1').consecutiveSuccesses >= 2, 'a1 with 2 passed probes', 5000);
     const before = m.getBackendStatus('a1');
     const dirs = { ...c.dirs, n6: join(c.base, 'n6') };
     const next = clusterConfig(dirs);
@@ -164,7 +158,7 @@ describe('configuration at run time', () => {
     expect(() => m.getBackendStatus('victim')).toThrow(expect.objectContaining({ code: 'XDBM_UNKNOWN_ENDPOINT' }));
     const after = m.getBackendStatus('a1');
     expect(after.consecutiveSuccesses).toBeGreaterThanOrEqual(before.consecutiveSuccesses);
-    await until(() => m.getBackendStatus('n6').state === 'HEALTHY', 3000);
+    await until(() => m.getBackendStatus('n6').state === 'HEALTHY', 'n6 HEALTHY', 3000);
     expect(existsSync(join(dirs.n6, '.xdbm-probe'))).toBe(true);
   });
 
@@ -237,18 +231,18 @@ describe('anti-flap on a real backend', () => {
     const c = cluster;
     const m = c.manager;
     rmSync(c.dirs.victim!, { recursive: true, force: true });
-    await until(() => !ids(c).includes('victim'), 3000);
+    await until(() => !ids(c).includes('victim'), 'victim failed over', 3000);
     // closed after the failover; the monitor re-initialises it (mkdir) and it recovers
-    await until(() => m.getBackendStatus('victim').state === 'HEALTHY', 5000);
+    await until(() => m.getBackendStatus('victim').state === 'HEALTHY', 'victim HEALTHY again', 5000);
     expect(m.getBackendStatus('victim').flapCount).toBe(0);
     rmSync(c.dirs.victim!, { recursive: true, force: true });
-    await until(() => m.getBackendStatus('victim').state === 'FAILED', 3000);
+    await until(() => m.getBackendStatus('victim').state === 'FAILED', 'victim FAILED again', 3000);
     const st = m.getBackendStatus('victim');
     expect(st.flapCount).toBe(1);
     expect(st.holdDownUntilMs).toBeGreaterThan(Date.now() + 2000);
     expect(st.decayedErrors).toBeGreaterThan(3);
-    // probes pass again (re-init) but the hold-down keeps it out of selection
-    await sleep(800);
+    // probes pass again (re-init), recovery_threshold (2) times, but the hold-down keeps it out of selection
+    await until(() => m.getBackendStatus('victim').consecutiveSuccesses >= 2, 'victim passing probes again', 3000);
     expect(m.getBackendStatus('victim').state).toBe('UNHEALTHY');
     expect(m.getBackendStatus('victim').consecutiveSuccesses).toBeGreaterThan(0);
     expect(m.getCandidates().find((x) => x.endpointId === 'victim')!.active).toBe(false);

@@ -9,6 +9,7 @@ import {
   slotWordBase, S_SEQ,
 } from '../../src/metrics/layout.js';
 import { isXdbmError } from '../../src/errors.js';
+import { until } from '../support/until.js';
 
 const distWriter = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/src/metrics/slot-writer.js')).href;
 
@@ -169,15 +170,15 @@ describe('SharedMetricsStore seqlock across threads', () => {
       worker.on('message', (m) => { messages.push(m); if (typeof m === 'number') resolve(m); });
       worker.on('error', reject);
     });
-    while (messages.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await until(() => messages.length > 0, 'the writer thread started', { intervalMs: 5 });
     let reads = 0;
     let torn = 0;
     let stale = 0;
     const seen = new Set<number>();
     // Read until the reader has raced many different writes (bounded, for a loaded machine).
-    const until = Date.now() + 10_000;
+    const readUntilMs = Date.now() + 10_000;
     const minReadMs = Date.now() + 200;
-    while (Date.now() < until && (Date.now() < minReadMs || seen.size <= 50)) {
+    while (Date.now() < readUntilMs && (Date.now() < minReadMs || seen.size <= 50)) {
       const d = s.detail('hot');
       const k = d.ops;
       const vals = [d.errors, d.latencySumUs, d.metrics.avgLatencyUs, d.metrics.p50LatencyUs, d.metrics.p99LatencyUs,

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDON_PATH, NO_ADDON_REASON, tempDir } from './helpers.js';
+import { until } from '../support/until.js';
 
 const FIXTURE = new URL('./fixtures/io-worker.mjs', import.meta.url);
 
@@ -58,7 +59,7 @@ describe.skipIf(!ADDON_PATH)(`addon in worker threads (${ADDON_PATH ? 'built' : 
     const started = new Int32Array(new SharedArrayBuffer(4));
     const task = pool.run({ addonPath: ADDON_PATH, file: join(tmp.dir, 'long.bin'), durationMs: 400, started });
     const outcome = task.then(() => 'resolved', (e: Error) => `rejected:${e.message}`);
-    while (Atomics.load(started, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+    await until(() => Atomics.load(started, 0) !== 0, 'the native job started', { intervalMs: 5 });
     await pool.destroy();
     expect(await outcome).toMatch(/^rejected:.*(terminat|destroy)/i);
     expect(pool.threads.length).toBe(0);

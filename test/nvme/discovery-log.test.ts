@@ -65,7 +65,7 @@ describe('withNvmeLock', () => {
     const log: string[] = [];
     const step = (name: string, ms: number) => async () => {
       log.push(`${name}+`);
-      await new Promise((r) => setTimeout(r, ms));
+      await new Promise((r) => setTimeout(r, ms)); // on purpose: work that holds the lock for ms
       log.push(`${name}-`);
     };
     const a1 = withNvmeLock('t1', step('a1', 60));

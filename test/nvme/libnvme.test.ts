@@ -9,11 +9,15 @@ import { connect, disconnect, discover } from '../../src/nvme/fabrics.js';
 import { LIBNVME_DEBIAN_PACKAGE, loadLibnvme } from '../../src/nvme/libnvme.js';
 import { describeNvmeErrno } from '../../src/nvme/nvme-errors.js';
 import { HOSTNQN_UUID_RE, hostId, hostNqn, scanControllers } from '../../src/nvme/topology.js';
+import { requires } from '../support/requires.js';
+
+/** Debian libnvme1: without it these skip, naming the package (see test/support/requires.ts). */
+const libnvme = requires('libnvme1');
 
 const HAS_FABRICS = existsSync('/dev/nvme-fabrics');
 
 describe('libnvme loading', () => {
-  it('loads libnvme.so.1 through koffi and caches it per thread', () => {
+  it.skipIf(libnvme.missing)(`loads libnvme.so.1 through koffi and caches it per thread${libnvme.note}`, () => {
     const lib = loadLibnvme();
     expect(lib.path).toMatch(/libnvme\.so\.1$/);
     expect(loadLibnvme()).toBe(lib);
@@ -35,7 +39,7 @@ describe('libnvme loading', () => {
     expect(() => loadLibnvme('libc.so.6')).toThrow(expect.objectContaining({ code: ErrorCode.LIBNVME_UNAVAILABLE }));
   });
 
-  it('struct nvme_fabrics_config matches the 1.3 header (offsets measured with gcc)', () => {
+  it.skipIf(libnvme.missing)(`struct nvme_fabrics_config matches the 1.3 header (offsets measured with gcc)${libnvme.note}`, () => {
     const t = loadLibnvme().fabricsConfigType;
     const off = (m: string) => t.members![m]!.offset;
     expect(t.size).toBe(64);
@@ -43,7 +47,7 @@ describe('libnvme loading', () => {
       off('keep_alive_tmo'), off('tos'), off('duplicate_connect'), off('tls')]).toEqual([16, 24, 28, 32, 36, 48, 52, 56]);
   });
 
-  it('struct nvme_get_log_args matches the 1.3 header', () => {
+  it.skipIf(libnvme.missing)(`struct nvme_get_log_args matches the 1.3 header${libnvme.note}`, () => {
     const t = loadLibnvme().getLogArgsType;
     const off = (m: string) => t.members![m]!.offset;
     expect(t.size).toBe(64);
@@ -52,7 +56,7 @@ describe('libnvme loading', () => {
       .toEqual([16, 24, 28, 32, 36, 40, 44, 48, 52, 54, 55, 56, 57]);
   });
 
-  it('nvmf_default_config fills libnvme defaults (ctrl_loss_tmo 600, tos -1)', () => {
+  it.skipIf(libnvme.missing)(`nvmf_default_config fills libnvme defaults (ctrl_loss_tmo 600, tos -1)${libnvme.note}`, () => {
     const lib = loadLibnvme();
     const cfg: Record<string, unknown> = {};
     lib.nvmf_default_config(cfg);
@@ -60,7 +64,7 @@ describe('libnvme loading', () => {
   });
 });
 
-describe('host identity and topology', () => {
+describe.skipIf(libnvme.missing)(`host identity and topology${libnvme.note}`, () => {
   it('hostNqn() is a UUID-form NQN (from /etc/nvme/hostnqn when present)', () => {
     const nqn = hostNqn();
     expect(nqn).toMatch(HOSTNQN_UUID_RE);
@@ -85,7 +89,7 @@ describe('host identity and topology', () => {
   });
 });
 
-describe('fabrics without a target', () => {
+describe.skipIf(libnvme.missing)(`fabrics without a target${libnvme.note}`, () => {
   const opts = {
     host: '127.0.0.1', port: 4420, subsysnqn: 'nqn.2026-11.io.xdbm:test-absent',
     ctrlLossTmoS: 2, reconnectDelayS: 1, fastIoFailTmoS: 1,
@@ -145,7 +149,7 @@ describe('fabrics without a target', () => {
   });
 });
 
-describe('Get Log Page through koffi', () => {
+describe.skipIf(libnvme.missing)(`Get Log Page through koffi${libnvme.note}`, () => {
   it('an fd that is not an NVMe device: the ioctl fails with ENOTTY as XDBM_NVME_ERROR', async () => {
     const { mkdtempSync, symlinkSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

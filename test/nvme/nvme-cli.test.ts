@@ -5,21 +5,25 @@ import { describe, expect, it } from 'vitest';
 import { register, runNvmeCommand } from '../../src/cli/commands/nvme.js';
 import { ErrorCode } from '../../src/errors.js';
 import { HOSTNQN_UUID_RE, hostNqn } from '../../src/nvme/topology.js';
+import { requires } from '../support/requires.js';
+
+/** Debian libnvme1: without it these skip, naming the package (see test/support/requires.ts). */
+const libnvme = requires('libnvme1');
 
 describe('xdbm nvme', () => {
-  it('hostnqn prints the host NQN (text and JSON)', async () => {
+  it.skipIf(libnvme.missing)(`hostnqn prints the host NQN (text and JSON)${libnvme.note}`, async () => {
     const text = await runNvmeCommand('hostnqn', []);
     expect(text).toEqual({ exitCode: 0, stdout: `${hostNqn()}\n`, stderr: '' });
     const json = await runNvmeCommand('hostnqn', [], { json: true });
     expect(JSON.parse(json.stdout).hostnqn).toMatch(HOSTNQN_UUID_RE);
   });
 
-  it.skipIf(existsSync('/sys/class/nvme'))('list says there are none on a kernel without NVMe (this host; the testbed guest has controllers: nvmeof-target.test.ts lists them)', async () => {
+  it.skipIf(existsSync('/sys/class/nvme') || libnvme.missing)(`list says there are none on a kernel without NVMe (this host; the testbed guest has controllers: nvmeof-target.test.ts lists them)${libnvme.note}`, async () => {
     expect(await runNvmeCommand('list', [])).toEqual({ exitCode: 0, stdout: 'no NVMe controllers\n', stderr: '' });
     expect(JSON.parse((await runNvmeCommand('list', [], { json: true })).stdout)).toEqual([]);
   });
 
-  it('connect that fails is exit 1 with the code; bad input is exit 2', async () => {
+  it.skipIf(libnvme.missing)(`connect that fails is exit 1 with the code; bad input is exit 2${libnvme.note}`, async () => {
     const fail = await runNvmeCommand('connect', ['nvme://127.0.0.1:4420/nqn.2026-11.io.xdbm:absent'], { json: true });
     expect(fail.exitCode).toBe(1);
     expect(JSON.parse(fail.stdout).error.code).toBe(ErrorCode.NVME_ERROR);
@@ -37,7 +41,7 @@ describe('xdbm nvme', () => {
     expect(JSON.parse(out.stdout)).toMatchObject({ controllerState: 'gone', smart: null });
   });
 
-  it('registers as a commander command group', async () => {
+  it.skipIf(libnvme.missing)(`registers as a commander command group${libnvme.note}`, async () => {
     const program = new Command();
     register(program);
     const nvme = program.commands.find((c) => c.name() === 'nvme')!;

@@ -24,6 +24,7 @@ import { CONNECT_TIMEOUT_MS, connect, disconnect, discover } from '../../src/nvm
 import { readHealth } from '../../src/nvme/health.js';
 import { findNamespaceDevice, listControllers, readControllerState } from '../../src/nvme/sysfs.js';
 import { scanControllers } from '../../src/nvme/topology.js';
+import { until } from '../support/until.js';
 
 const SKIP_REASON = 'needs a real NVMe/TCP target: runs in the testbed, see test/testbed';
 const spec = process.env.XDBM_NVME_TARGET;
@@ -173,13 +174,11 @@ function backend(): NvmeofBackend {
 
 const tb = (...args: string[]) => run('bash', [TB_SH, ...args]);
 
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<number> {
+/** Waits until `ok(await fn())` (test/support/until.ts); returns how long that took, in ms. */
+async function msUntil<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
-  for (;;) {
-    if (ok(await fn())) return performance.now() - t0;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${what} not seen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(async () => ok(await fn()), what, { timeoutMs, intervalMs: 50 });
+  return performance.now() - t0;
 }
 
 describe.skipIf(!faultsEnabled)(`NVMe/TCP faults (${FAULT_SKIP_REASON})`, () => {
@@ -199,7 +198,7 @@ describe.skipIf(!faultsEnabled)(`NVMe/TCP faults (${FAULT_SKIP_REASON})`, () => 
       let restored = false;
       try {
         const readP = b.readRaw(0, 4096).then(() => null, (e: unknown) => e);
-        const stateMs = await until('controller leaving live', () => readHealth(ctrl, nsid), (h) => h.controllerState !== 'live', 15_000);
+        const stateMs = await msUntil('controller leaving live', () => readHealth(ctrl, nsid), (h) => h.controllerState !== 'live', 15_000);
         const err = await readP;
         const ioErrorMs = performance.now() - t0;
         expect(err).toMatchObject({ code: ErrorCode.IO_ERROR });
@@ -212,8 +211,8 @@ describe.skipIf(!faultsEnabled)(`NVMe/TCP faults (${FAULT_SKIP_REASON})`, () => 
         await tb('restore', 'subsys-unlink', node);
         restored = true;
         const t1 = performance.now();
-        const liveMs = await until('controller live again', () => readHealth(ctrl, nsid), (h) => h.controllerState === 'live', 15_000);
-        await until('I/O working again', () => b.readRaw(0, 4096).then((d) => d.equals(block), () => false), (v) => v, 15_000);
+        const liveMs = await msUntil('controller live again', () => readHealth(ctrl, nsid), (h) => h.controllerState === 'live', 15_000);
+        await msUntil('I/O working again', () => b.readRaw(0, 4096).then((d) => d.equals(block), () => false), (v) => v, 15_000);
         const ioBackMs = performance.now() - t1;
         console.log(`subsys-unlink: state change ${stateMs.toFixed(0)} ms, I/O error ${ioErrorMs.toFixed(0)} ms ` +
           `(${(err as { syscallCode?: string }).syscallCode}); after relink: live ${liveMs.toFixed(0)} ms, I/O back ${ioBackMs.toFixed(0)} ms`);

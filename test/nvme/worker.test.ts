@@ -10,6 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { HOSTNQN_UUID_RE, hostNqn } from '../../src/nvme/topology.js';
 import { transpile, type Transpiled } from './helpers/transpile.js';
+import { requires } from '../support/requires.js';
+
+/** Debian libnvme1: without it these skip, naming the package (see test/support/requires.ts). */
+const libnvme = requires('libnvme1');
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'nvme-worker.mjs');
 let js: Transpiled;
@@ -21,7 +25,7 @@ beforeAll(() => {
 });
 afterAll(() => js?.cleanup());
 
-describe('libnvme in a Piscina pool', () => {
+describe.skipIf(libnvme.missing)(`libnvme in a Piscina pool${libnvme.note}`, () => {
   it('hostNqn, scan and a failing connect run in workers; the pool is destroyed cleanly', async () => {
     const pool = new Piscina({ filename: FIXTURE, minThreads: 2, maxThreads: 2 });
     let workerErrors = 0;
@@ -44,7 +48,7 @@ describe('libnvme in a Piscina pool', () => {
   });
 });
 
-describe('libnvme in a plain worker thread', () => {
+describe.skipIf(libnvme.missing)(`libnvme in a plain worker thread${libnvme.note}`, () => {
   it('the worker exits by itself with code 0 after koffi calls', async () => {
     const w = new Worker(FIXTURE, { workerData: { standalone: true, moduleUrl, op: 'connect' } });
     const messages: unknown[] = [];

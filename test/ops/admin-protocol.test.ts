@@ -11,6 +11,7 @@ import { AdminClient } from '../../src/client/client.js';
 import { AdminServer } from '../../src/daemon/admin-server.js';
 import { ErrorCode, XdbmError, isXdbmError } from '../../src/errors.js';
 import { tempDir } from './helpers/harness.js';
+import { sleep } from '../support/until.js';
 
 function rawExchange(socketPath: string, payload: string, lines: number): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
@@ -43,7 +44,7 @@ describe('admin protocol over a Unix socket', () => {
       dispatch: async (method, params) => {
         if (method === 'echo') return params;
         if (method === 'slow') {
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50); // on purpose: a method that takes a while
           return 'slow';
         }
         if (method === 'status') throw new XdbmError(ErrorCode.UNKNOWN_ENDPOINT, `no backend '${String(params.id)}'`, { details: { id: params.id } });

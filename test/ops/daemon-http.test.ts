@@ -1,5 +1,5 @@
 /**
- * The daemon's HTTP side on loopback: /metrics with the seed section 8 set and firing alerts, the
+ * The daemon's HTTP side on loopback: /metrics with the monitoring metric set and firing alerts, the
  * dashboard routes, read-only /api, bearer-token enforcement, and the non-loopback refusal.
  */
 import fs from 'node:fs';
@@ -34,12 +34,15 @@ const ALWAYS_ON_RULE = [
 describe('HTTP: /metrics, alerts, dashboard routes (loopback, no token)', () => {
   let dir: string;
   let d: DaemonHandle;
+  let url: string;
 
   beforeAll(async () => {
     ensureBuilt();
     dir = tempDir();
     const cfg = writeCluster(dir, { nodes: 4, extraYaml: ALWAYS_ON_RULE });
     d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 'h.sock'), '--http', '127.0.0.1:0', '--no-watch']);
+    if (d.url === undefined) throw new Error(`the daemon printed no dashboard URL:\n${d.stdout()}`);
+    url = d.url;
   });
   afterAll(async () => {
     await d?.stop();
@@ -47,13 +50,13 @@ describe('HTTP: /metrics, alerts, dashboard routes (loopback, no token)', () => 
   });
 
   it('prints the dashboard and metrics URLs on loopback and says no token is used', () => {
-    expect(d.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(d.stdout()).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/ \(loopback only, no token/);
     expect(d.stdout()).toMatch(/metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics/);
   });
 
-  it('/metrics answers with the seed section 8 metric set and per-backend series', async () => {
-    const r = await get(d.url + 'metrics');
+  it('/metrics answers with the monitoring metric set and per-backend series', async () => {
+    const r = await get(url + 'metrics');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/text\/plain/);
     for (const name of SEED_METRIC_NAMES) expect(r.body).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? `, 'm'));
@@ -74,32 +77,32 @@ describe('HTTP: /metrics, alerts, dashboard routes (loopback, no token)', () => 
     const human = await cli(['alerts', '--socket', d.socket]);
     expect(human.stdout).toMatch(/^\d+ alert\(s\) firing:/);
     expect(human.stdout).toMatch(/AlwaysOn +info +FIRING +\d+\/2/);
-    const m = await get(d.url + 'metrics');
+    const m = await get(url + 'metrics');
     expect(m.body).toMatch(/^xdbm_alert_firing\{rule="AlwaysOn",severity="info"\} 1$/m);
     expect(m.body).not.toMatch(/xdbm_alert_firing\{rule="NoHealthyBackends"/);
     expect(d.stderr()).toMatch(/"rule":"AlwaysOn".*"msg":"ALERT firing: AlwaysOn"/);
   });
 
   it('serves the page and its script with a strict CSP, /api/state as JSON, and refuses writes', async () => {
-    const page = await get(d.url);
+    const page = await get(url);
     expect(page.status).toBe(200);
     expect(page.body).toContain('<script src="/dashboard.js"');
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
-    expect((await get(d.url + 'dashboard.js')).body).toContain("fetch('/api/state'");
-    const st = await get(d.url + 'api/state');
+    expect((await get(url + 'dashboard.js')).body).toContain("fetch('/api/state'");
+    const st = await get(url + 'api/state');
     expect(st.status).toBe(200);
     const state = JSON.parse(st.body) as { active: unknown[]; candidates: unknown[]; latency: Record<string, unknown[]> };
     expect(state.active).toHaveLength(3);
     expect(state.candidates).toHaveLength(4);
     expect(Object.keys(state.latency).length).toBe(4);
-    expect(JSON.parse((await get(d.url + 'api/status?id=local-01')).body).endpointId).toBe('local-01');
-    expect((await get(d.url + 'api/status?id=nope')).status).toBe(404);
-    expect((await get(d.url + 'api/failover', {}, 'POST')).status).toBe(405);
-    expect((await get(d.url + 'api/failover')).status).toBe(404);
+    expect(JSON.parse((await get(url + 'api/status?id=local-01')).body).endpointId).toBe('local-01');
+    expect((await get(url + 'api/status?id=nope')).status).toBe(404);
+    expect((await get(url + 'api/failover', {}, 'POST')).status).toBe(405);
+    expect((await get(url + 'api/failover')).status).toBe(404);
   });
 
   it('without a token file, a Host header that is not loopback is refused (DNS rebinding)', async () => {
-    const r = await get(d.url + 'api/state', { Host: 'evil.example:80' });
+    const r = await get(url + 'api/state', { Host: 'evil.example:80' });
     expect(r.status).toBe(403);
   });
 });
@@ -107,6 +110,7 @@ describe('HTTP: /metrics, alerts, dashboard routes (loopback, no token)', () => 
 describe('HTTP with a token file', () => {
   let dir: string;
   let d: DaemonHandle;
+  let url: string;
   const token = 'c0ffee'.repeat(8);
 
   beforeAll(async () => {
@@ -115,6 +119,8 @@ describe('HTTP with a token file', () => {
     fs.writeFileSync(path.join(dir, 'token'), token + '\n', { mode: 0o600 });
     const cfg = writeCluster(dir, { nodes: 4 });
     d = await startDaemon(['--config', cfg, '--socket', path.join(dir, 't.sock'), '--http', '127.0.0.1:0', '--token-file', path.join(dir, 'token'), '--no-watch']);
+    if (d.url === undefined) throw new Error(`the daemon printed no dashboard URL:\n${d.stdout()}`);
+    url = d.url;
   });
   afterAll(async () => {
     await d?.stop();
@@ -123,14 +129,14 @@ describe('HTTP with a token file', () => {
 
   it('/metrics needs no token; every /api route needs the bearer token', async () => {
     expect(d.stdout()).toMatch(/bearer token required for \/api/);
-    expect((await get(d.url + 'metrics')).status).toBe(200);
+    expect((await get(url + 'metrics')).status).toBe(200);
     for (const route of ['api/state', 'api/active', 'api/candidates', 'api/stats', 'api/alerts']) {
-      const none = await get(d.url + route);
+      const none = await get(url + route);
       expect(none.status).toBe(401);
       expect(JSON.parse(none.body).error.code).toBe('XDBM_UNAUTHORIZED');
-      expect((await get(d.url + route, { Authorization: 'Bearer wrong-token' })).status).toBe(401);
-      expect((await get(d.url + route, { Authorization: `Basic ${token}` })).status).toBe(401);
-      expect((await get(d.url + route, { Authorization: `Bearer ${token}` })).status).toBe(200);
+      expect((await get(url + route, { Authorization: 'Bearer wrong-token' })).status).toBe(401);
+      expect((await get(url + route, { Authorization: `Basic ${token}` })).status).toBe(401);
+      expect((await get(url + route, { Authorization: `Bearer ${token}` })).status).toBe(200);
     }
   });
 });

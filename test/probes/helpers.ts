@@ -1,10 +1,12 @@
 /** Real resources for probe tests: temp dirs, FIFOs that hang, loop devices. */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as C, existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { closeSync, constants as C, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProbeTarget } from '../../src/backends/backend.js';
+import { makeTempDir } from '../support/temp-dir.js';
+
+export { removeDir } from '../support/temp-dir.js';
 
 export const DIST_WORKER = join(import.meta.dirname, '../../dist/workers/probe-worker.js');
 export const CRASH_WORKER = join(import.meta.dirname, 'fixtures/crashing-worker.mjs');
@@ -14,7 +16,7 @@ export function builtOrExplain(): void {
 }
 
 export function tempDir(prefix = 'xdbm-probe-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
 export function dirTarget(endpointId: string, dir: string, direct = true): ProbeTarget {
@@ -36,31 +38,8 @@ export function hangingDir(): { dir: string; release: () => void } {
   };
 }
 
-export const canLoop = process.getuid?.() === 0 && existsSync('/dev/loop-control');
-export const LOOP_SKIP_REASON = 'needs root and /dev/loop-control (runs as root in CI and on the testbed)';
-
-export interface LoopDevice {
-  file: string;
-  device: string;
-  sizeBytes: number;
-  detach: () => void;
-}
-
-/** A sparse file of sizeBytes filled with random bytes, attached to a free loop device. */
-export function makeLoopDevice(sizeBytes = 64 * 1024 * 1024): LoopDevice {
-  const dir = tempDir('xdbm-loop-');
-  const file = join(dir, 'disk.img');
-  writeFileSync(file, randomBytes(sizeBytes));
-  const device = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8' }).trim();
-  let attached = true;
-  return {
-    file, device, sizeBytes,
-    detach: () => {
-      if (attached) execFileSync('losetup', ['--detach', device]);
-      attached = false;
-    },
-  };
-}
+// Loop devices: one implementation for all suites, in test/support.
+export { canLoop, LOOP_NEEDS, makeLoopDevice, type LoopDevice } from '../support/loop-device.js';
 
 /** sha256 of bytes [startBytes, endBytes) of a file. */
 export function sha256Range(file: string, startBytes: number, endBytes: number): string {
@@ -81,6 +60,3 @@ export function sha256Range(file: string, startBytes: number, endBytes: number):
   return h.digest('hex');
 }
 
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}

@@ -8,18 +8,18 @@ import { nativeAvailable } from '../../src/native/binding.js';
 import { SharedMetricsStore } from '../../src/metrics/shared-store.js';
 import { ProbePool } from '../../src/probes/pool.js';
 import { PROBE_KINDS } from '../../src/types.js';
-import { LOOP_SKIP_REASON, builtOrExplain, canLoop, makeLoopDevice, removeDir, sha256Range, type LoopDevice } from './helpers.js';
+import { LOOP_NEEDS, builtOrExplain, canLoop, makeLoopDevice, removeDir, sha256Range, type LoopDevice } from './helpers.js';
 import { dirname } from 'node:path';
 import { DeviceIo } from '../../workers/io/device-io.js';
 
 const AREA_BYTES = 8 * 1024 * 1024;
 const run = canLoop && nativeAvailable();
 
-describe.skipIf(!run)(`probes on a loop device (${LOOP_SKIP_REASON}, and the addon built)`, () => {
+describe.skipIf(!run)(`probes on a loop device (${LOOP_NEEDS}, and the addon built)`, () => {
   let loop: LoopDevice;
   let pool: ProbePool;
   let metrics: SharedMetricsStore;
-  let target: ProbeTarget;
+  let target: Extract<ProbeTarget, { kind: 'device' }>;
   let outsideBefore: string;
   let insideBefore: string;
 

@@ -5,6 +5,7 @@ import { SharedMetricsStore } from '../../src/metrics/shared-store.js';
 import { ProbePool } from '../../src/probes/pool.js';
 import type { ProbeResult } from '../../src/probes/types.js';
 import { builtOrExplain, dirTarget, removeDir, tempDir } from './helpers.js';
+import { until } from '../support/until.js';
 
 let pool: ProbePool;
 let metrics: SharedMetricsStore;
@@ -151,17 +152,12 @@ describe('ProbePool metrics and concurrency', () => {
     const d = dir();
     metrics.register('live');
     const p = pool.run(dirTarget('live', d), 'stress', { timeoutMs: 5000, durationMs: 300, queueDepth: 2 });
-    let sawInFlight = false;
-    let threadId = 0;
-    const until = Date.now() + 2000;
-    while (Date.now() < until && !sawInFlight) {
+    const threadId = await until(() => {
       const s = metrics.detail('live');
-      if (s.inFlight) { sawInFlight = true; threadId = s.inFlightThreadId; }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+      return s.inFlight ? { id: s.inFlightThreadId } : undefined;
+    }, 'the probe in flight in its slot', { timeoutMs: 2000, intervalMs: 5 });
     await p;
-    expect(sawInFlight).toBe(true);
-    expect(threadId).toBeGreaterThan(0);
+    expect(threadId.id).toBeGreaterThan(0);
     expect(metrics.detail('live').inFlight).toBe(false);
   });
 
@@ -182,14 +178,12 @@ describe('ProbePool metrics and concurrency', () => {
     const ac = new AbortController();
     // direct=false: fs writes, which stop between operations; termination inside the addon is pool-terminate.test.ts
     const p = pool.run(dirTarget('abort', d, false), 'stress', { timeoutMs: 5000, durationMs: 2000, queueDepth: 2, signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    setTimeout(() => ac.abort(), 50); // on purpose: the caller aborts while the probe runs
     const r = await p;
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe('XDBM_PROBE_ABORTED');
     expect(r.durationMs).toBeLessThan(2000);
-    const until = Date.now() + 3000;
-    while (pool.isBusy('abort') && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
-    expect(pool.isBusy('abort')).toBe(false);
+    await until(() => !pool.isBusy('abort'), "endpoint 'abort' free again", 3000);
     expect((await pool.run(dirTarget('abort', d), 'basic', { timeoutMs: 5000 })).ok).toBe(true);
   });
 
@@ -206,9 +200,7 @@ describe('ProbePool metrics and concurrency', () => {
     const r = await pool.run(dirTarget('late', d, false), 'performance', { timeoutMs: 10 });
     expect(r.ok).toBe(false);
     expect(r.error?.code).toBe('XDBM_PROBE_TIMEOUT');
-    const until = Date.now() + 5000;
-    while (pool.isBusy('late') && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
-    expect(pool.isBusy('late')).toBe(false);
+    await until(() => !pool.isBusy('late'), "endpoint 'late' free again", 5000);
     expect(pool.stuckWorkers).toBe(0);
     // exactly one result was published, and it agrees with what the caller got
     const slot = metrics.detail('late');
@@ -218,8 +210,9 @@ describe('ProbePool metrics and concurrency', () => {
 
   it('a probe running when the pool closes resolves XDBM_CLOSED', async () => {
     const p = new ProbePool({ maxThreads: 1 });
-    const running = p.run(dirTarget('closing', dir(), false), 'stress', { timeoutMs: 30_000, durationMs: 10_000, queueDepth: 1 });
-    await new Promise((r) => setTimeout(r, 100));
+    const d = dir();
+    const running = p.run(dirTarget('closing', d, false), 'stress', { timeoutMs: 30_000, durationMs: 10_000, queueDepth: 1 });
+    await until(() => readdirSync(d).length > 0, 'the stress probe writing', 10_000); // running, not just queued
     await p.close();
     const r = await running;
     expect(r.ok).toBe(false);

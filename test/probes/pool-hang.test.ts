@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedMetricsStore } from '../../src/metrics/shared-store.js';
 import { ProbePool } from '../../src/probes/pool.js';
 import { builtOrExplain, dirTarget, hangingDir, removeDir, tempDir } from './helpers.js';
+import { sleep, until } from '../support/until.js';
 
 const TIMEOUT_MS = 400;
 let pool: ProbePool;
@@ -35,17 +36,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (!released) hang.release(); // never leave a thread blocked in open(): the test process could not exit
-  await new Promise((r) => setTimeout(r, 200));
+  await sleep(200); // cleanup only: the released thread leaves open() before the pool closes
   await pool.close();
   removeDir(hang.dir);
   removeDir(good);
 });
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!cond() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-}
 
 describe('ProbePool with a hung backend', () => {
   it('times out the hung probe at its deadline while a probe of another endpoint completes', async () => {
@@ -66,7 +61,7 @@ describe('ProbePool with a hung backend', () => {
   });
 
   it('keeps the hung endpoint busy (no pile-up) while its worker is stuck in the syscall', async () => {
-    expect(await waitFor(() => pool.stuckWorkers === 1, 5000)).toBe(true);
+    await until(() => pool.stuckWorkers === 1, 'one stuck worker', 5000);
     expect(pool.isBusy('hung')).toBe(true);
     await expect(pool.run(dirTarget('hung', hang.dir, false), 'basic', { timeoutMs: TIMEOUT_MS }))
       .rejects.toMatchObject({ code: 'XDBM_PROBE_BUSY', details: { stuck: true } });
@@ -95,7 +90,7 @@ describe('ProbePool with a hung backend', () => {
   it('frees the endpoint once the blocked syscall returns and the thread exits', async () => {
     hang.release();
     released = true;
-    expect(await waitFor(() => !pool.isBusy('hung'), 5000)).toBe(true);
+    await until(() => !pool.isBusy('hung'), "endpoint 'hung' free again", 5000);
     expect(pool.stuckWorkers).toBe(0);
     expect(metrics.detail('hung').inFlight).toBe(false);
     rmSync(join(hang.dir, '_health_check_'), { force: true });

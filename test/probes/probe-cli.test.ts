@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runProbeCommand } from '../../src/cli/commands/probe.js';
 import { nativeAvailable } from '../../src/native/binding.js';
-import { LOOP_SKIP_REASON, builtOrExplain, canLoop, makeLoopDevice, removeDir, tempDir } from './helpers.js';
+import { LOOP_NEEDS, builtOrExplain, canLoop, makeLoopDevice, removeDir, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -71,7 +71,7 @@ describe('xdbm probe on a directory', () => {
   });
 });
 
-describe.skipIf(!(canLoop && nativeAvailable()))(`xdbm probe on a loop device (${LOOP_SKIP_REASON}, and the addon built)`, () => {
+describe.skipIf(!(canLoop && nativeAvailable()))(`xdbm probe on a loop device (${LOOP_NEEDS}, and the addon built)`, () => {
   it('block:///dev/loopN --type performance --json works', async () => {
     const loop = makeLoopDevice();
     try {

@@ -5,7 +5,7 @@
  *
  * A test that shows a bug asserts the CORRECT behaviour, so it fails until the bug is fixed.
  */
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -161,10 +161,241 @@ describe('adversarial: storage fence vs. a stale scan', () => {
       for (const [i, want] of acked) expect(await w2.read(i).catch((e) => e), `acknowledged entry ${i}`).toEqual(want);
     } finally {
       holdB2.resolve(); // b2's held write now meets the fence: W1 learns it is fenced
-      await until(() => w1.phase === 'fenced', 5000, 'old writer fenced').catch(() => undefined);
+      await until(() => w1.phase === 'fenced', 5000, 'old writer fenced').catch(() => console.log('W1 not fenced:', w1.phase, JSON.stringify(w1.stats().dataPathErrors)));
       await w1.close().catch(() => undefined);
       await w2.close();
     }
+  });
+});
+
+describe('adversarial: close() racing a queued metadata change', () => {
+  /**
+   * close() builds its informational note ({...meta, closedAt}) from the metadata as it is when close()
+   * is called, then queues it on the writer's chain behind whatever is there. A truncateSuffix that
+   * is under way (phase 'writing', no CAS in flight yet: it is creating e<K> on the members) records
+   * epoch K first; then the note is CAS'd against the NEW version with the OLD document, undoing the
+   * truncation. The truncateSuffix promise resolved; after a reopen the cut entries are back.
+   */
+  it('a truncateSuffix that resolved is not undone by a concurrent close()', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const createGate = deferred();
+    const createReached = deferred();
+    let armCreate = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0,
+      memberFactory: hookedFactory({
+        create: async (id) => { if (armCreate && id === 'b1') { armCreate = false; createReached.resolve(); await createGate.promise; } },
+      }),
+    }) as ReplicatedLog;
+    for (let i = 1; i <= 10; i++) await log.append(entry(i));
+    armCreate = true;
+    const tp = log.truncateSuffix(6);
+    await createReached.promise;
+    const cp = log.close();
+    await new Promise((r) => setTimeout(r, 20)); // close() has built its note and queued it
+    createGate.resolve();
+    await tp; // the truncation is recorded: 6..10 are gone
+    await cp;
+    const doc = JSON.parse(await readFile(join(root, 'meta', 'raft.json'), 'utf8')) as { meta: LogMetadata };
+    // Now: epoch 1 unsealed on b0-b2 and claimedEpoch 1 again; every e2 left on the members makes the
+    // next open fail (create of e2: "belongs to another writer"), the one after resurrects 6..10.
+    const firstTry = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, failoverTimeoutMs: 500 })
+      .then(async (l) => { await l.close(); return 'opened'; }, (e) => String((e as { code?: string }).code));
+    // The failed open reported b0-b2 to the manager: bring them back (a report on an unknown id reselects).
+    for (const id of ['b0', 'b1', 'b2']) t.recover(id);
+    t.reportDataPathError('nobody', new Error('reselect'));
+    await until(() => t.active.length === 3, 2000, 'members back');
+    const again = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
+    try {
+      // lastIndex: entries cut by a truncateSuffix that resolved must not come back.
+      expect({ firstTry, epochs: doc.meta.epochs.map((e) => `${e.epoch}@${e.firstIndex}`), lastIndex: again.lastIndex() })
+        .toEqual({ firstTry: 'opened', epochs: ['1@1', '2@6'], lastIndex: 5 });
+      expect((await again.append(entry(6, 'new'))).index).toBe(6);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+describe('adversarial: close() note loses acknowledged entries', () => {
+  /**
+   * Same stale note as above, with the note's CAS slow (held in the store): close() has not moved the
+   * log to 'closed' yet, so appends are still taken and acknowledged in epoch 2 (recorded by the
+   * truncation). Then the note lands, restoring the epoch-1-only document: a reopen recovers epoch 1
+   * and the entries acknowledged in epoch 2 are gone.
+   */
+  it('entries acknowledged while close() records its note survive a reopen', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const store = new FileMetadataStore({ path: join(root, 'meta') });
+    const noteGate = deferred();
+    const noteReached = deferred();
+    const held = {
+      kind: 'file', get: (n: string) => store.get(n), list: () => store.list(), close: () => store.close(),
+      compareAndSet: async (n: string, m: LogMetadata, v: number) => {
+        if (m.closedAt) { noteReached.resolve(); await noteGate.promise; }
+        return store.compareAndSet(n, m, v);
+      },
+    } as unknown as MetadataStore;
+    const createGate = deferred();
+    const createReached = deferred();
+    let armCreate = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0, metadataStore: held, writeDeadlineMs: 60_000,
+      memberFactory: hookedFactory({
+        create: async (id) => { if (armCreate && id === 'b1') { armCreate = false; createReached.resolve(); await createGate.promise; } },
+      }),
+    }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 10; i++) acked.set((await log.append(entry(i))).index, entry(i));
+    armCreate = true;
+    const tp = log.truncateSuffix(10);
+    await createReached.promise;
+    const cp = log.close();
+    await new Promise((r) => setTimeout(r, 20));
+    createGate.resolve();
+    await tp;
+    acked.delete(10);
+    await noteReached.promise;
+    for (let i = 10; i <= 14; i++) acked.set((await log.append(entry(i, 'e2'))).index, entry(i, 'e2'));
+    noteGate.resolve();
+    await cp;
+    for (const id of ['b0', 'b1', 'b2']) t.recover(id);
+    let again: ReplicatedLog | undefined;
+    for (let k = 0; k < 2 && !again; k++) {
+      again = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, failoverTimeoutMs: 500 })
+        .then((l) => l as ReplicatedLog, () => undefined);
+      if (!again) {
+        for (const id of ['b0', 'b1', 'b2']) t.recover(id);
+        t.reportDataPathError('nobody', new Error('reselect'));
+        await until(() => t.active.length === 3, 2000, 'members back');
+      }
+    }
+    expect(again, 'reopen').toBeDefined();
+    try {
+      const bad: string[] = [];
+      for (const [i, want] of acked) {
+        const got = await again!.read(i).catch((e) => (e as { code?: string }).code);
+        if (!(Buffer.isBuffer(got) && got.equals(want))) bad.push(`${i}: ${Buffer.isBuffer(got) ? got.toString() : String(got)}`);
+      }
+      expect(bad, 'acknowledged entries lost or different after the reopen').toEqual([]);
+    } finally {
+      await again?.close();
+    }
+  });
+});
+
+describe('adversarial: leftovers of an unrecorded change', () => {
+  /**
+   * An ensemble change (or truncateSuffix) creates e<K> on its members with K = claimedEpoch + 1
+   * BEFORE its CAS; if the store is down (probe fails) and the writer then crashes, claimedEpoch is
+   * still K-1 and empty e<K> directories stay behind. The next writer claims K, its members' open()
+   * scans find e<K>, and FileMember.create() refuses a copy it found on the medium ("belongs to
+   * another writer") even though it is empty, unlike the mkdir-EEXIST path that takes an empty one
+   * over. Every member is excluded AND reported failed to the manager: the open fails with
+   * XDBM_QUORUM_LOST and the manager has marked the whole ensemble FAILED.
+   */
+  it('an empty e<K> left by a crashed writer\'s unrecorded change does not fail the next open', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const w1 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
+    for (let i = 1; i <= 5; i++) await w1.append(entry(i));
+    await w1.close();
+    // What W1's change to epoch 2 leaves when its probe fails (store down) and W1 then dies.
+    for (const id of ['b0', 'b1', 'b2']) await mkdir(join(t.dirOf(id), 'wal', 'raft', 'e2'));
+    const w2 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, failoverTimeoutMs: 500 })
+      .catch((e) => e as Error);
+    expect(t.reports.map((r) => `${r.id}:${r.code}`), 'members reported failed').toEqual([]);
+    expect(w2).not.toBeInstanceOf(Error);
+    if (!(w2 instanceof Error)) {
+      expect(w2.lastIndex()).toBe(5);
+      await w2.close();
+    }
+  });
+});
+
+describe('adversarial: liveness after a failed ensemble change', () => {
+  /**
+   * A manager-driven change (no member of the log failed) cannot find ackQuorum usable members before
+   * the failover timeout: chooseEnsemble throws XDBM_QUORUM_LOST and #stall() moves the log to
+   * 'stalled'. With nothing pending, #needsNewEpoch stays false. When the manager's active set is
+   * later exactly the current ensemble again, the next append schedules a change, #changeEnsemble
+   * finds "same" and returns without leaving 'stalled'; #pump refuses to write in 'stalled' and
+   * nothing retries: the append never resolves or fails.
+   */
+  it('an append after a failed manager-driven change, once the active set is the ensemble again, completes', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4 });
+    let refuse = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0, failoverTimeoutMs: 400, writeDeadlineMs: 1000,
+      memberFactory: hookedFactory({
+        create: (id, copy) => { if (refuse && copy.epoch >= 2 && id !== 'b0') throw Object.assign(new Error('EIO'), { code: 'EIO' }); },
+      }),
+    }) as ReplicatedLog;
+    for (let i = 1; i <= 3; i++) await log.append(entry(i));
+    refuse = true;
+    t.switchActive('b2', 'b3'); // a manual switch: the change cannot get 2 usable members
+    await until(() => log.phase === 'stalled', 5000, 'stalled after the failed change');
+    refuse = false;
+    for (const id of ['b1', 'b2', 'b3']) t.recover(id);
+    t.reportDataPathError('nobody', new Error('reselect'));
+    await until(() => t.active.length === 3, 2000, 'manager reselected');
+    expect(t.active.slice().sort()).toEqual(['b0', 'b1', 'b2']); // exactly the ensemble of epoch 1
+    const outcome = await Promise.race([
+      log.append(entry(4)).then((r) => `ok ${r.index}`, (e) => `failed ${(e as { code?: string }).code}`),
+      new Promise<string>((r) => setTimeout(() => r('still pending after 5 s'), 5000)),
+    ]);
+    expect(outcome).toBe('ok 4');
+    await log.close();
+  }, 20_000);
+});
+
+describe('adversarial: garbage collection vs. the fenced writer', () => {
+  /**
+   * The new writer seals epoch 1 on the members that hold all of it and, at open, collects the copies
+   * the metadata does not name: the lagging member's s1 is removed. The old writer's write to that
+   * member then finds neither e1/<seg> nor s1 and reports XDBM_IO_ERROR instead of XDBM_FENCED: it
+   * reports a healthy member failed to the manager and starts an ensemble change instead of stopping.
+   */
+  it('the old writer\'s write to a lagging member whose fenced copy was collected fails with XDBM_FENCED, and no member is reported failed', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 3 });
+    const holdB2 = deferred();
+    let holding = false;
+    const w1 = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 20_000, rereplicateIntervalMs: 0,
+      memberFactory: hookedFactory({ append: async (id) => { if (holding && id === 'b2') await holdB2.promise; } }),
+    }) as ReplicatedLog;
+    for (let i = 1; i <= 5; i++) await w1.append(entry(i));
+    holding = true;
+    await w1.append(entry(6)); // on b0, b1; b2's write is held
+    const w2 = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0, memberFactory: hookedFactory({}) });
+    holdB2.resolve();
+    await until(() => w1.phase === 'fenced' || w1.stats().dataPathErrors.length > 0, 5000, 'old writer saw the fence');
+    const errs = w1.stats().dataPathErrors.map((e) => `${e.endpointId}:${e.code}`);
+    expect({ phase: w1.phase, errs, reports: t.reports.map((r) => `${r.id}:${r.code}`) }).toEqual({ phase: 'fenced', errs: [], reports: [] });
+    await w1.close();
+    await w2.close();
+  });
+});
+
+describe('adversarial: a fenced writer that does not know it yet', () => {
+  /**
+   * W1 (epoch 1, claimedEpoch 1) has not written since W2 claimed epoch 2 and wrote to e2. A manual
+   * switch makes W1 change its ensemble: its K is claimedEpoch(its own stale document) + 1 = 2, and
+   * chooseEnsemble's create(e2) on W2's members fails with EEXIST (not empty): W1 excludes them and
+   * REPORTS W2's healthy members failed to the manager, before its probe would have told it it is
+   * fenced.
+   */
+  it('a stale writer\'s ensemble change does not report the new writer\'s members failed', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 500 });
+    const w1 = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0, failoverTimeoutMs: 500, memberFactory: hookedFactory({}) }) as ReplicatedLog;
+    for (let i = 1; i <= 3; i++) await w1.append(entry(i));
+    const w2 = await openManagedLog(t.asManager(), 'raft', { rereplicateIntervalMs: 0, failoverTimeoutMs: 500, memberFactory: hookedFactory({}) }) as ReplicatedLog;
+    await w2.append(entry(4)); // e2 on b0-b2 holds data now
+    t.switchActive('b2', 'b3');
+    await until(() => w1.phase === 'fenced' || t.reports.length > 0, 5000, 'W1 reacted');
+    await new Promise((r) => setTimeout(r, 200));
+    expect({ w1: w1.phase, reports: t.reports.map((r) => `${r.id}:${r.code}`) }).toEqual({ w1: 'fenced', reports: [] });
+    await w1.close();
+    await w2.close();
   });
 });
 
@@ -275,6 +506,113 @@ describe('adversarial: withstood', () => {
     const w4 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
     for (const [i, want] of acked) expect(await w4.read(i)).toEqual(want);
     await w4.close();
+  });
+
+  it('truncateSuffix racing appends and a member failure: acknowledged entries below the cut and after it all read back, no index twice', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 3000 });
+    const createGate = deferred();
+    const createReached = deferred();
+    let armCreate = false;
+    let failB2 = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 20_000, rereplicateIntervalMs: 0,
+      memberFactory: hookedFactory({
+        create: async (id, copy) => { if (armCreate && id === 'b1' && copy.epoch === 2) { armCreate = false; createReached.resolve(); await createGate.promise; } },
+        append: (id) => { if (failB2 && id === 'b2') throw Object.assign(new Error('EIO'), { code: 'EIO' }); },
+      }),
+    }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 10; i++) acked.set((await log.append(entry(i))).index, entry(i));
+    armCreate = true;
+    const tp = log.truncateSuffix(6);
+    await createReached.promise;
+    // While the truncation waits on b1: more appends (acknowledged in epoch 1) and b2 fails.
+    const during = await Promise.all([11, 12].map((i) => log.append(entry(i, 'during'))));
+    failB2 = true;
+    const p13 = log.append(entry(13, 'late'));
+    createGate.resolve();
+    await tp;
+    const r13 = await p13;
+    failB2 = false;
+    for (const [i] of acked) if (i >= 6) acked.delete(i);
+    // 11-13, acknowledged in epoch 1 while the truncation was under way, may be cut with it (they are
+    // concurrent with it); one acknowledged only after the cut was recorded follows the cut.
+    expect(during.map((d) => d.index)).toEqual([11, 12]);
+    if (r13.index < 11) acked.set(r13.index, entry(13, 'late'));
+    for (let i = 0; i < 5; i++) { const p = entry(20 + i, 'after'); acked.set((await log.append(p)).index, p); }
+    const indexes = [...acked.keys()].sort((a, b) => a - b);
+    expect(indexes).toEqual(Array.from({ length: indexes.length }, (_, k) => k + 1));
+    for (const [i, want] of acked) expect(await log.read(i)).toEqual(want);
+    await log.close();
+    const again = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0 });
+    expect(again.lastIndex()).toBe(indexes.at(-1));
+    for (const [i, want] of acked) expect(await again.read(i)).toEqual(want);
+    await again.close();
+  });
+
+  it('metadata store down past the failover timeout while a member fails, then back: the log acknowledges again', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 400 });
+    const store = new FileMetadataStore({ path: join(root, 'meta') });
+    let down = false;
+    const eio = () => Object.assign(new Error('store down'), { code: 'EIO' });
+    const flaky = {
+      kind: 'file', list: () => store.list(), close: () => store.close(),
+      get: async (n: string) => { if (down) throw eio(); return store.get(n); },
+      compareAndSet: async (n: string, m: LogMetadata, v: number) => { if (down) throw eio(); return store.compareAndSet(n, m, v); },
+    } as unknown as MetadataStore;
+    let failB1 = false;
+    let failB2 = false;
+    const log = await openManagedLog(t.asManager(), 'raft', {
+      writeDeadlineMs: 300, rereplicateIntervalMs: 0, failoverTimeoutMs: 400, metadataStore: flaky,
+      memberFactory: hookedFactory({ append: (id) => {
+        if ((failB1 && id === 'b1') || (failB2 && id === 'b2')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+      } }),
+    }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 3; i++) acked.set((await log.append(entry(i))).index, entry(i));
+    down = true;
+    failB1 = true;
+    failB2 = true;
+    const failed = await log.append(entry(4)).then(() => 'ok', (e) => String((e as { code?: string }).code));
+    expect(failed).not.toBe('ok');
+    await new Promise((r) => setTimeout(r, 600));
+    down = false;
+    failB1 = false;
+    failB2 = false;
+    t.recover('b1');
+    t.recover('b2');
+    let r: { index: number } | undefined;
+    const end = Date.now() + 8000;
+    while (!r && Date.now() < end) {
+      r = await log.append(entry(5, 'back')).catch(() => undefined);
+      if (!r) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(r, `phase ${log.phase}`).toBeDefined();
+    expect(r!.index).toBe(4);
+    acked.set(r!.index, entry(5, 'back'));
+    for (const [i, want] of acked) expect(await log.read(i)).toEqual(want);
+    await log.close();
+  });
+
+  it('a member unreachable at fence time comes back while the old writer still writes to it: nothing the old writer acknowledges is lost', async () => {
+    const t = await TestEnsemble.create({ root, candidates: 4, failoverTimeoutMs: 1000 });
+    const w1 = await openManagedLog(t.asManager(), 'raft', { memberFactory: hookedFactory({}), rereplicateIntervalMs: 0, writeDeadlineMs: 5000 }) as ReplicatedLog;
+    const acked = new Map<number, Buffer>();
+    for (let i = 1; i <= 5; i++) acked.set((await w1.append(entry(i))).index, entry(i));
+    // W2 cannot open b2 (unreachable at fence time): it fences b0 and b1 only.
+    const w2 = await openManagedLog(t.asManager(), 'raft', {
+      rereplicateIntervalMs: 0, failoverTimeoutMs: 1000,
+      memberFactory: hookedFactory({ open: (id) => { if (id === 'b2') throw Object.assign(new Error('EIO'), { code: 'EIO' }); } }),
+    });
+    // W1 still writes to b2 (never fenced there): whatever it acknowledges must survive.
+    const late = await Promise.all([6, 7, 8].map((i) => w1.append(entry(i, 'late')).then((r) => ({ r, i }), () => undefined)));
+    for (const x of late) if (x) acked.set(x.r.index, entry(x.i, 'late'));
+    expect(w1.phase).toBe('fenced');
+    const n = await w2.append(entry(9, 'w2'));
+    acked.set(n.index, entry(9, 'w2'));
+    for (const [i, want] of acked) expect(await w2.read(i)).toEqual(want);
+    await w1.close();
+    await w2.close();
   });
 
   it('close() returns in bounded time while a member append never returns', async () => {

@@ -5,9 +5,12 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { until } from '../../support/until.js';
+
+export { until };
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -17,52 +20,11 @@ export function ensureBuilt(): void {
 }
 
 export function tempDir(prefix = 'xdbm-ops-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
-export interface ClusterOpts {
-  nodes?: number;
-  extraYaml?: string;
-  healthIntervalMs?: number;
-}
-
-export function nodeYaml(dir: string, i: number, indent = '    '): string {
-  const id = String(i).padStart(2, '0');
-  return [
-    `${indent}- node_id: node-${id}`,
-    `${indent}  address: 127.0.0.${i}`,
-    `${indent}  endpoints:`,
-    `${indent}    - endpoint_id: local-${id}`,
-    `${indent}      type: local`,
-    `${indent}      connection_string: file://${dir}/be-${id}`,
-    `${indent}      weight: 1.0`,
-  ].join('\n');
-}
-
-export function clusterYaml(dir: string, opts: ClusterOpts = {}): string {
-  const n = opts.nodes ?? 5;
-  const nodes = Array.from({ length: n }, (_, k) => nodeYaml(dir, k + 1)).join('\n');
-  return [
-    'dynamic_backend_manager:',
-    '  target_active_backends: 3',
-    `  health_check_interval_ms: ${opts.healthIntervalMs ?? 1000}`,
-    // Generous probe limits: these tests run on busy 2-core machines, where a slow probe must not
-    // look like a failing backend (failure detection has its own tests).
-    '  monitoring:',
-    '    probe_timeout_ms: 5000',
-    '    max_acceptable_latency_us: 2000000',
-    '    fail_slow: { enabled: false }',
-    '  candidate_nodes:',
-    nodes,
-    opts.extraYaml ?? '',
-  ].join('\n') + '\n';
-}
-
-export function writeCluster(dir: string, opts: ClusterOpts = {}, name = 'xdbm.yaml'): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, clusterYaml(dir, opts));
-  return file;
-}
+// Cluster YAML builders live in test/support/cluster.ts (shared with the dashboard and other suites).
+export { clusterYaml, nodeYaml, writeCluster, type ClusterYamlOpts as ClusterOpts } from '../../support/cluster.js';
 
 export interface DaemonHandle {
   proc: ChildProcess;
@@ -84,14 +46,14 @@ export async function startDaemon(args: string[], opts: { timeoutMs?: number; en
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  while (!/\n {2}(metrics|http): /.test(out)) {
-    if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode} before ready:\n${out}\n${err}`);
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`daemon not ready in time:\n${out}\n${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await until(() => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode} before ready:\n${out}\n${err}`);
+      return /\n {2}(metrics|http): /.test(out);
+    }, 'the daemon to print its addresses', { timeoutMs: opts.timeoutMs ?? 20_000, intervalMs: 50 });
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`daemon not ready: ${(e as Error).message}\n${out}\n${err}`);
   }
   const socket = /socket: +(\S+)/.exec(out)![1]!;
   const url = /dashboard: +(\S+)/.exec(out)?.[1];
@@ -123,13 +85,3 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
   });
 }
 
-/** Polls `fn` until it returns a truthy value or the deadline passes (no speed assert: a generous limit). */
-export async function until<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
