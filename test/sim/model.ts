@@ -66,7 +66,7 @@ export class Model {
    * crashed or never answered may have.
    */
   #mayApply(t: TruncOp): boolean {
-    return t.status === 'ok' || t.status === 'pending' || (t.status === 'info' && t.error === 'crashed');
+    return t.status === 'ok' || t.status === 'pending' || t.status === 'info';
   }
 
   /** A suffix truncation at or below `index` that may have run between t1 and t2. */

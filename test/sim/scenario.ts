@@ -198,7 +198,10 @@ export async function runSeed(seed: number, opts: SimOptions = {}): Promise<Seed
     if (op.status !== 'pending') return;
     w.pending.delete(op);
     op.tEnd = world.stamp();
-    op.status = ok ? 'ok' : 'fail';
+    // A failure whose metadata change may have landed (XDBM_FENCED with details.outcome 'unknown') is
+    // indeterminate, like a crash: the operation may have taken effect.
+    const unknown = !ok && (e as { details?: { outcome?: string } } | undefined)?.details?.outcome === 'unknown';
+    op.status = ok ? 'ok' : unknown ? 'info' : 'fail';
     if (!ok) op.error = codeOf(e);
   }
 
