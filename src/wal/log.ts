@@ -120,6 +120,8 @@ export class ReplicatedLog implements ManagedLog {
   #changeQueued = false;
   #wakers: (() => void)[] = [];
   #drained: (() => void)[] = [];
+  /** Waiters for the next member write to finish (#catchUp). */
+  #writeDone: (() => void)[] = [];
   /** close() has begun: no new appends or truncations; what is in flight drains. */
   #closeRequested = false;
   readonly #onActiveChanged: (e: { current?: string[] } | undefined) => void;
@@ -316,12 +318,14 @@ export class ReplicatedLog implements ManagedLog {
     m.busy = true;
     const epoch = this.#epoch;
     const t0 = process.hrtime.bigint();
+    const wake = (): void => { for (const f of this.#writeDone.splice(0)) f(); };
     try {
       await withMemberDeadline(this.#clock, m.log, () => m.log.append(m.copy, batch.map((p) => ({ index: p.index, payload: p.payload }))),
         this.#deadlineMs, `append to ${m.id}`);
     } catch (e) {
       m.busy = false;
       this.#recordOp(m.id, t0, false, 0);
+      queueMicrotask(wake);
       if (isXdbmError(e, ErrorCode.FENCED)) { this.#fence(e); return; }
       if (this.#members.includes(m) && this.#epoch === epoch) this.#memberFailed(m, e);
       return;
@@ -332,6 +336,7 @@ export class ReplicatedLog implements ManagedLog {
     if (!this.#members.includes(m) || this.#epoch !== epoch || m.failed) return;
     m.durableUpTo = batch.at(-1)!.index;
     for (const p of batch) p.acks.add(m.id);
+    queueMicrotask(wake);
     this.#progress();
     this.#track(this.#pump(m));
   }
@@ -478,7 +483,7 @@ export class ReplicatedLog implements ManagedLog {
         previous = this.#members;
         this.#members = next;
         beforeResume?.();
-      });
+      }, () => this.#catchUp(firstIndex === null ? this.#lastAcked : firstIndex - 1));
     } catch (e) {
       if (isXdbmError(e, ErrorCode.FENCED) || isXdbmError(e, ErrorCode.CLOSED)) return;
       this.#changeNotRecorded(e, kind);
@@ -533,6 +538,25 @@ export class ReplicatedLog implements ManagedLog {
     this.#progress();
   }
 
+  /**
+   * Before an epoch is sealed at `upTo`: live members still writing it get one write deadline to
+   * reach `upTo` (acknowledgements are held, so it does not move). A live member that lags is then a
+   * holder of the whole sealed range, instead of leaving only members that may be failing.
+   */
+  async #catchUp(upTo: number): Promise<void> {
+    const lagging = (): boolean => this.#members.some((m) => !m.failed && m.durableUpTo < upTo && m.copy.epoch === this.#epoch);
+    if (!lagging()) return;
+    this.#pumpAll();
+    const end = this.#clock.nowMs() + this.#deadlineMs;
+    while (lagging() && this.#clock.nowMs() < end && this.#phase !== 'closed') {
+      // Woken by the next member write that completes (or fails), or by the deadline.
+      await new Promise<void>((r) => {
+        const t = this.#clock.setTimer(r, Math.max(1, end - this.#clock.nowMs()));
+        this.#writeDone.push(() => { this.#clock.clearTimer(t); r(); });
+      });
+    }
+  }
+
   #liveCount(): number {
     return this.#members.filter((m) => !m.failed).length;
   }
@@ -543,10 +567,11 @@ export class ReplicatedLog implements ManagedLog {
    * is now, the metadata writer commits it, and `apply` moves the writer's state before any
    * acknowledgement can run again.
    */
-  async #commit(build: () => LogMetadata, apply?: (meta: LogMetadata) => void): Promise<LogMetadata> {
+  async #commit(build: () => LogMetadata, apply?: (meta: LogMetadata) => void, prepare?: () => Promise<void>): Promise<LogMetadata> {
     this.#recording = true;
     try {
       await this.#mw.probe();
+      await prepare?.();
       const meta = build();
       await this.#mw.record(meta);
       apply?.(meta);
