@@ -462,9 +462,11 @@ export class ReplicatedLog implements ManagedLog {
     // epoch at or above it.
     let F = 0;
     let previous: Member[] = [];
+    /** Set when acknowledged entries move into the new epoch (see #moveTail): the first of them. */
+    let moved: number | null = null;
     try {
       await this.#commit(() => {
-        F = firstIndex ?? this.#lastAcked + 1;
+        F = moved ?? firstIndex ?? this.#lastAcked + 1;
         const cur = lastEpoch(this.#mw.meta);
         let base = this.#mw.meta;
         if (cur.firstIndex <= F - 1 && cur.epoch === this.#epoch) {
@@ -477,13 +479,17 @@ export class ReplicatedLog implements ManagedLog {
         this.#epoch = K;
         this.#stats.epoch = K;
         this.#needsNewEpoch = false;
-        for (const m of next) { m.durableUpTo = F - 1; m.busy = false; }
+        // Members that took the moved tail hold it in the new epoch already.
+        for (const m of next) { m.durableUpTo = moved !== null ? this.#lastAcked : F - 1; m.busy = false; }
         this.#pending = this.#pending.filter((p) => p.index >= F);
         for (const p of this.#pending) p.acks.clear();
         previous = this.#members;
         this.#members = next;
         beforeResume?.();
-      }, () => this.#catchUp(firstIndex === null ? this.#lastAcked : firstIndex - 1));
+      }, async () => {
+        await this.#catchUp(firstIndex === null ? this.#lastAcked : firstIndex - 1);
+        if (firstIndex === null) moved = await this.#moveTail(next);
+      });
     } catch (e) {
       if (isXdbmError(e, ErrorCode.FENCED) || isXdbmError(e, ErrorCode.CLOSED)) return;
       this.#changeNotRecorded(e, kind);
@@ -555,6 +561,30 @@ export class ReplicatedLog implements ManagedLog {
         this.#writeDone.push(() => { this.#clock.clearTimer(t); r(); });
       });
     }
+  }
+
+  /**
+   * When fewer than ackQuorum live (not failed) members hold the open epoch up to lastAcked, sealing
+   * it there would leave acknowledged entries only on failing members. Instead the tail that fewer
+   * than ackQuorum live members hold is written to the new ensemble first (as its copy, durable on
+   * all of it) and the new epoch starts where that tail starts (recovery's order: data, then record).
+   * Returns the new epoch's first index, or null when nothing needs to move (or it cannot: then the
+   * epoch is sealed on its complete members as usual).
+   */
+  async #moveTail(next: Member[]): Promise<number | null> {
+    const upTo = this.#lastAcked;
+    const first = Math.max(lastEpoch(this.#mw.meta).firstIndex, this.#mw.meta.firstIndex);
+    const live = this.#members.filter((m) => !m.failed && m.copy.epoch === this.#epoch).map((m) => m.durableUpTo).sort((a, b) => b - a);
+    const held = live[this.#ackQuorum - 1] ?? first - 1; // the highest index ackQuorum live members hold
+    if (held >= upTo) return null;
+    const from = Math.max(first, held + 1);
+    const records: { index: number; payload: Uint8Array }[] = [];
+    for (const p of this.#pending) if (p.index >= from && p.index <= upTo) records.push({ index: p.index, payload: p.payload });
+    if (records.length !== upTo - from + 1) return null; // not all in memory: seal as usual
+    const results = await Promise.allSettled(next.map((m) =>
+      withMemberDeadline(this.#clock, m.log, () => m.log.append(m.copy, records), this.#deadlineMs, `move acknowledged tail to ${m.id}`)));
+    if (results.some((r) => r.status === 'rejected')) return null; // a new member failed: seal as usual, change again
+    return from;
   }
 
   #liveCount(): number {
