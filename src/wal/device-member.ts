@@ -181,6 +181,11 @@ export class DeviceMember implements MemberLog {
     }));
   }
 
+  /** The superblock names this log: an epoch with no batch here is empty on this device, not lost. */
+  formattedForLog(): boolean {
+    return this.#sb === 'ours';
+  }
+
   hasData(): boolean {
     return this.#sb === 'ours' && [...this.#copies.values()].some((c) => c.locs.size > 0 || c.damaged.size > 0);
   }

@@ -61,6 +61,12 @@ export interface MemberLog {
   copies(): CopyInfo[];
   /** Whether the medium holds anything of this log (used when the metadata is missing). */
   hasData(): boolean;
+  /**
+   * Layouts that cannot show an empty copy (a device ring keeps batches, not copies) say here that
+   * the medium is formatted for this log, so a member of an epoch that never got a record of it is
+   * known to be empty rather than lost. File layouts leave it out: their copy directory shows it.
+   */
+  formattedForLog?(): boolean;
   has(copy: CopyRef, index: number): boolean;
   /** Highest intact index of the copy (0 when none). */
   lastIndex(copy: CopyRef): number;

@@ -85,7 +85,8 @@ export async function recoverLog(o: RecoverOptions): Promise<Recovered> {
       const log = await o.pool.get(id);
       // A member named by the epoch always has the copy's directory (made before the CAS that named
       // it): without it the member lost its data (not mounted, wiped) and is unreachable, not empty.
-      if (!log.copies().some((c) => sameCopy(c, lastCopy))) {
+      // (A device ring cannot show an empty copy: its superblock naming this log stands for it.)
+      if (!log.copies().some((c) => sameCopy(c, lastCopy)) && !log.formattedForLog?.()) {
         throw new XdbmError(ErrorCode.NOT_FOUND, `${id} holds no copy of epoch ${last.epoch} of log ${o.name}`, { details: { endpointId: id } });
       }
       // A fence writes and then scans the copy again: bounded like an open, not like one write.
