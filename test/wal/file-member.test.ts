@@ -440,12 +440,15 @@ describe('FileMember collect()', () => {
     await m.fence(2); // a fenced copy is collected under s<N>
     // keep only {1,1}; consider copies with by < 4: {2,2}, {1,3}, {3,3} go, {4,4} stays (not older)
     await m.collect((c) => c.epoch === 1 && c.by === 1, 4);
-    expect((await readdir(logDir(root, 'raft'))).sort()).toEqual(['e1', 'e4']);
-    expect(m.copies().map((c) => `${c.epoch}/${c.by}`).sort()).toEqual(['1/1', '4/4']);
+    // The fenced copy's segments go; its empty s2 stays as a tombstone (a fenced writer's late append
+    // must still find the fence, not a vanished directory).
+    expect((await readdir(logDir(root, 'raft'))).sort()).toEqual(['e1', 'e4', 's2']);
+    expect(await readdir(join(logDir(root, 'raft'), 's2'))).toEqual([]);
+    expect(m.copies().filter((c) => c.lastIndex > 0).map((c) => `${c.epoch}/${c.by}`).sort()).toEqual(['1/1', '4/4']);
     for (let i = 1; i <= 3; i++) expect(await m.read({ epoch: 4, by: 4 }, i)).toEqual(payload(i));
     await m.close();
     const m2 = await opened();
-    expect(m2.copies().map((c) => `${c.epoch}/${c.by}`).sort()).toEqual(['1/1', '4/4']);
+    expect(m2.copies().filter((c) => c.lastIndex > 0).map((c) => `${c.epoch}/${c.by}`).sort()).toEqual(['1/1', '4/4']);
     await m2.close();
   });
 });
