@@ -7,7 +7,7 @@
  * (O_EXCL) so writers in other processes on the same host serialise too; a lock older than
  * staleLockMs (its holder died) is broken.
  */
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -132,12 +132,17 @@ export class FileMetadataStore implements MetadataStore {
     const deadline = Date.now() + this.#lockWaitMs;
     const token = `${process.pid}@${hostname()}#${randomUUID()}`;
     for (let attempt = 0; ; attempt++) {
+      // The lock appears with its holder already written in it (written aside, then hard-linked in
+      // one step): a holder killed at any moment never leaves an empty lock nobody can judge.
+      const aside = `${lock}.${process.pid}-${attempt}-${token.slice(-8)}`;
       try {
-        const fh = await open(lock, 'wx');
-        try { await fh.writeFile(token); } finally { await fh.close(); }
+        await writeFile(aside, token);
+        await link(aside, lock);
         return token;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(e, `lock ${lock}`);
+      } finally {
+        await unlink(aside).catch(() => undefined);
       }
       const st = await stat(lock).catch(() => undefined);
       const verdict = st ? await lockVerdict(lock) : 'unknown';
