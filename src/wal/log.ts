@@ -393,13 +393,6 @@ export class ReplicatedLog implements ManagedLog {
     if (!Array.isArray(current) || (this.#phase !== 'writing' && this.#phase !== 'changing')) return;
     const ids = this.#members.filter((m) => !m.failed).map((m) => m.id);
     if (ids.length === current.length && ids.every((id) => current.includes(id))) return;
-    // A member the manager dropped because it failed is failed for this writer too, at once: it must
-    // not count as a live holder when the epoch is sealed, even if no write has hit it yet.
-    const dropped = this.#members.filter((m) => !m.failed && !current.includes(m.id));
-    if (dropped.length > 0) {
-      const state = new Map(this.#m.getCandidates().map((c) => [c.endpointId, c.state] as const));
-      for (const m of dropped) if (state.get(m.id) === 'FAILED' || state.get(m.id) === 'UNHEALTHY' || !state.has(m.id)) m.failed = true;
-    }
     this.#scheduleChange('active set changed');
   }
 
