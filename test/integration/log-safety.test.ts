@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { ManagedLog } from '../../src/wal/log-types.js';
+import { until } from '../support/until.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 let cluster: Cluster | undefined;
@@ -18,13 +19,6 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function withLog(c: Cluster, n: number): Promise<{ log: ManagedLog; payloads: Map<number, Buffer> }> {
   const log = await c.manager.openLog('raft', { rereplicateIntervalMs: 100 });
@@ -68,8 +62,8 @@ describe('log copies and operator changes', () => {
     // removal passes the check, but a second removal would not.
     const [first, second] = log.members();
     await c.manager.removeCandidateNode(c.nodeOf(first!));
-    await until(() => !log.members().includes(first!), 5000, 'the log leaves the removed node');
-    await until(async () => (await c.manager.logReplication()).every((v) => v.underReplicatedEntries === 0), 10_000, 'replicated again');
+    await until(() => !log.members().includes(first!), 'the log leaves the removed node', 5000);
+    await until(async () => (await c.manager.logReplication()).every((v) => v.underReplicatedEntries === 0), 'replicated again', 10_000);
     await c.manager.removeCandidateNode(c.nodeOf(second!), { drain: true, timeoutMs: 20_000 });
     expect(c.manager.getCandidates().some((x) => x.endpointId === second)).toBe(false);
     for (const [i, p] of payloads) expect(await log.read(i)).toEqual(p);

@@ -19,6 +19,7 @@ import { openManagedLog } from '../../src/wal/log.js';
 import { EtcdMetadataStore } from '../../src/wal/metadata/etcd-store.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from './helpers/etcd-server.js';
 import { TestEnsemble } from './helpers/test-ensemble.js';
+import { until } from '../support/until.js';
 
 const WRITER = fileURLToPath(new URL('./helpers/writer-process.mjs', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/src/wal/log.js', import.meta.url));
@@ -49,13 +50,6 @@ function writer(name: string, metadata: string, active = 'b0,b1,b2', appenders =
   return { child, history, lines };
 }
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function kill(c: ChildProcess, sig: NodeJS.Signals): Promise<void> {
   return new Promise((r) => {
@@ -135,7 +129,7 @@ describe.skipIf(!built)('crash tests on real processes (needs dist/: npm test bu
         for (let round = 0; round < 4; round++) {
           const w = writer(`w${round}`, s.arg, round % 2 === 0 ? 'b0,b1,b2' : 'b0,b3,b4');
           histories.push(w.history);
-          await until(() => acksIn(w.history) > 20 || w.child.exitCode !== null, 20_000, `writer ${round} acknowledges`);
+          await until(() => acksIn(w.history) > 20 || w.child.exitCode !== null, `writer ${round} acknowledges`, 20_000);
           await new Promise((r) => setTimeout(r, 20 + rand(300))); // the kill lands anywhere in the write path
           await kill(w.child, 'SIGKILL');
         }
@@ -143,7 +137,7 @@ describe.skipIf(!built)('crash tests on real processes (needs dist/: npm test bu
         const a = writer('fightA', s.arg, 'b0,b1,b2');
         const b = writer('fightB', s.arg, 'b3,b4,b5');
         histories.push(a.history, b.history);
-        await until(() => acksIn(a.history) + acksIn(b.history) > 100, 30_000, 'the fighters acknowledge');
+        await until(() => acksIn(a.history) + acksIn(b.history) > 100, 'the fighters acknowledge', 30_000);
         await new Promise((r) => setTimeout(r, rand(300)));
         await Promise.all([kill(a.child, 'SIGKILL'), kill(b.child, 'SIGKILL')]);
         const r = await check(histories, s.meta);
@@ -158,15 +152,15 @@ describe.skipIf(!built)('crash tests on real processes (needs dist/: npm test bu
       const s = await makeStore();
       try {
         const a = writer('paused', s.arg, 'b0,b1,b2', 8);
-        await until(() => acksIn(a.history) > 200, 20_000, 'A acknowledges');
+        await until(() => acksIn(a.history) > 200, 'A acknowledges', 20_000);
         a.child.kill('SIGSTOP');
         const stoppedAt = acksIn(a.history);
         const b = writer('taker', s.arg, 'b0,b1,b2', 4);
-        await until(() => acksIn(b.history) > 200, 20_000, 'B acknowledges');
+        await until(() => acksIn(b.history) > 200, 'B acknowledges', 20_000);
         a.child.kill('SIGCONT'); // A wakes up with its writes in flight
-        await until(() => a.lines.includes('fenced') || a.lines.some((l) => l.startsWith('opened') && a.lines.indexOf(l) > 0), 20_000, 'A sees it was fenced')
+        await until(() => a.lines.includes('fenced') || a.lines.some((l) => l.startsWith('opened') && a.lines.indexOf(l) > 0), 'A sees it was fenced', 20_000)
           .catch((e: Error) => { throw new Error(`${e.message}; A said: ${a.lines.slice(-10).join(' | ')}; B said: ${b.lines.slice(-5).join(' | ')}`); });
-        await until(() => acksIn(b.history) > 400, 20_000, 'B goes on');
+        await until(() => acksIn(b.history) > 400, 'B goes on', 20_000);
         await Promise.all([kill(a.child, 'SIGKILL'), kill(b.child, 'SIGKILL')]);
         const r = await check([a.history, b.history], s.meta);
         const late = acks(events(a.history)).length - stoppedAt;

@@ -17,6 +17,7 @@ import { FileMetadataStore } from '../../src/wal/metadata/file-store.js';
 import type { LogMetadata, MetadataStore, VersionedMetadata } from '../../src/wal/metadata/types.js';
 import { RECORD_HEADER_BYTES } from '../../src/wal/record-format.js';
 import { TestEnsemble } from './helpers/test-ensemble.js';
+import { until } from '../support/until.js';
 
 const entry = (i: number, tag = ''): Buffer => Buffer.from(`raft-${tag}${i}:${'y'.repeat(i % 37)}`);
 
@@ -24,13 +25,6 @@ let root: string;
 beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'xdbm-dura-')); });
 afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Every acknowledged entry reads back byte-identical (invariant 1). */
 async function expectAll(log: { read(i: number): Promise<Buffer> }, acked: Map<number, Buffer>): Promise<void> {
@@ -116,7 +110,7 @@ describe('durability: the ways acknowledged entries were lost', () => {
     const acked = await appendMany(a, 300, 'A');
     hold = true;
     const late = Promise.allSettled(Array.from({ length: 20 }, (_, k) => a.append(entry(k, 'late-A'))));
-    await until(() => held.length >= 3, 5000, 'A paused with writes in flight');
+    await until(() => held.length >= 3, 'A paused with writes in flight', 5000);
     const b = await openManagedLog(t.asManager(), 'raft', { writerId: 'B' });
     expect(b.lastIndex()).toBe(300);
     await appendMany(b, 200, 'B', acked);
@@ -169,7 +163,7 @@ describe('durability: the ways acknowledged entries were lost', () => {
     // The manager's own check says so (XDBM_NOT_MOUNTED) and takes it out of the active set; the log's
     // recovery must not count it as an empty member of the last epoch either.
     t.reportDataPathError(x!, new XdbmError(ErrorCode.NOT_MOUNTED, 'not mounted'));
-    await until(() => !t.active.includes(x!), 1000, `${x} leaves the active set`);
+    await until(() => !t.active.includes(x!), `${x} leaves the active set`, 1000);
     const again = await openManagedLog(t.asManager(), 'raft');
     expect(again.lastIndex()).toBe(400);
     await expectAll(again, acked);
@@ -266,7 +260,7 @@ describe('durability: the ways acknowledged entries were lost', () => {
     for (const o of failedOnes) if (o.status === 'fulfilled') acked.set(o.value.index, entry(failedOnes.indexOf(o), 'lost'));
     down = false;
     slow = '';
-    await until(async () => (await log.append(Buffer.from('probe')).then((r) => { acked.set(r.index, Buffer.from('probe')); return true; }, () => false)), 10_000, 'appends after the store is back');
+    await until(async () => (await log.append(Buffer.from('probe')).then((r) => { acked.set(r.index, Buffer.from('probe')); return true; }, () => false)), 'appends after the store is back', 10_000);
     await appendMany(log, 50, 'after', acked);
     await expectAll(log, acked);
     await log.close();
@@ -286,9 +280,9 @@ describe('durability: the ways acknowledged entries were lost', () => {
       await rename(t.dirOf(id), `${t.dirOf(id)}.dead`);
       await writeFile(t.dirOf(id), 'dead');
       await appendMany(log, 100, `after${k}`, acked);
-      await until(() => !log.members().includes(id), 5000, `${id} replaced`);
+      await until(() => !log.members().includes(id), `${id} replaced`, 5000);
       await until(() => log.stats().underReplicatedEntries === 0 && (log as ReplicatedLog).metadata().epochs.every((e) =>
-        [...e.members, ...(e.copies ?? []).map((c) => c.member)].filter((m) => !t.failed.has(m)).length >= 2), 10_000, `re-replicated after losing ${id}`);
+        [...e.members, ...(e.copies ?? []).map((c) => c.member)].filter((m) => !t.failed.has(m)).length >= 2), `re-replicated after losing ${id}`, 10_000);
     }
     await expectAll(log, acked);
     await log.close();
@@ -323,7 +317,7 @@ describe('durability: what the metadata says', () => {
     const t = await TestEnsemble.create({ root, candidates: 3 });
     await rm(t.dirOf('b1'), { recursive: true });
     t.reportDataPathError('b1', new XdbmError(ErrorCode.NOT_FOUND, 'gone'));
-    await until(() => !t.active.includes('b1'), 1000, 'b1 leaves');
+    await until(() => !t.active.includes('b1'), 'b1 leaves', 1000);
     await mkdir(t.dirOf('b3'));
     t.backends.push((await import('./helpers/test-ensemble.js')).dirBackend('b3', t.dirOf('b3')));
     t.recover('b3');
